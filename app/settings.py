@@ -1,0 +1,314 @@
+"""Settings: one frozen dataclass built once from flags > environment > .env > defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from app.errors import ConfigError
+from app.network import normalize_ollama_host
+
+DEFAULT_HF_EMBED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_OLLAMA_EMBED_MODEL = "nomic-embed-text"
+DEFAULT_LLAMACPP_MODEL = "SmolLM2-135M-Instruct"
+DEFAULT_OLLAMA_LLM_MODEL = "llama3.2"
+
+EMBED_PROVIDERS = ("huggingface", "ollama")
+LLM_PROVIDERS = ("auto", "llamacpp", "ollama", "none")
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting: its field, environment variable, default and how to parse it."""
+
+    field: str
+    env: str
+    default: str
+    help: str
+    parse: Callable[[str, str], Any]
+
+
+def _text(env: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _path(env: str, raw: str) -> Path:
+    if not raw.strip():
+        raise ConfigError(f"{env} must be a folder path, got an empty value")
+    return Path(raw.strip()).expanduser().resolve()
+
+
+def _choice(*choices: str) -> Callable[[str, str], str]:
+    def parse(env: str, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ConfigError(f"{env} must be one of {', '.join(choices)}; got {raw!r}")
+        return value
+
+    return parse
+
+
+def _integer(low: int, high: int) -> Callable[[str, str], int]:
+    def parse(env: str, raw: str) -> int:
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise ConfigError(f"{env} must be a whole number from {low} to {high}; got {raw!r}")
+        return value
+
+    return parse
+
+
+def _number(low: float, high: float) -> Callable[[str, str], float]:
+    def parse(env: str, raw: str) -> float:
+        try:
+            value = float(str(raw).strip())
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high:
+            raise ConfigError(f"{env} must be a number from {low} to {high}; got {raw!r}")
+        return value
+
+    return parse
+
+
+def _ollama_host(env: str, raw: str) -> str:
+    try:
+        return normalize_ollama_host(raw)
+    except ValueError as error:
+        raise ConfigError(
+            f"{env} must be host, host:port or an http(s) URL such as "
+            f"http://127.0.0.1:11434; got {raw!r}"
+        ) from error
+
+
+SPECS: tuple[SettingSpec, ...] = (
+    SettingSpec(
+        "index_dir",
+        "RAG_INDEX_DIR",
+        "data/index",
+        "Folder that holds the index (relative paths start at the working folder).",
+        _path,
+    ),
+    SettingSpec(
+        "embed_provider",
+        "RAG_EMBED_PROVIDER",
+        "huggingface",
+        "Embedding provider: huggingface (embedded, no server) or ollama.",
+        _choice(*EMBED_PROVIDERS),
+    ),
+    SettingSpec(
+        "embed_model",
+        "RAG_EMBED_MODEL",
+        "",
+        "Embedding model: hub id or local folder (huggingface), or Ollama model name. "
+        f"Empty: {DEFAULT_HF_EMBED_MODEL} (shipped in a Python package) "
+        f"or {DEFAULT_OLLAMA_EMBED_MODEL}.",
+        _text,
+    ),
+    SettingSpec(
+        "llm_provider",
+        "RAG_LLM_PROVIDER",
+        "auto",
+        "Answer model: auto (Ollama when it runs and has the model, else embedded), "
+        "llamacpp (embedded), ollama, or none (retrieval only).",
+        _choice(*LLM_PROVIDERS),
+    ),
+    SettingSpec(
+        "llm_model",
+        "RAG_LLM_MODEL",
+        "",
+        "Answer model: path to a .gguf file (llamacpp) or Ollama model name. "
+        f"Empty: the embedded {DEFAULT_LLAMACPP_MODEL}, or {DEFAULT_OLLAMA_LLM_MODEL} "
+        "on Ollama.",
+        _text,
+    ),
+    SettingSpec(
+        "llm_ctx",
+        "RAG_LLM_CTX",
+        "4096",
+        "Context window of the answer model, in tokens.",
+        _integer(512, 131072),
+    ),
+    SettingSpec(
+        "llm_max_tokens",
+        "RAG_LLM_MAX_TOKENS",
+        "256",
+        "Longest answer, in tokens.",
+        _integer(16, 8192),
+    ),
+    SettingSpec(
+        "llm_temperature",
+        "RAG_LLM_TEMPERATURE",
+        "0.2",
+        "Sampling temperature of the answer model.",
+        _number(0.0, 2.0),
+    ),
+    SettingSpec(
+        "chunk_size",
+        "RAG_CHUNK_SIZE",
+        "1000",
+        "Largest chunk, in characters.",
+        _integer(100, 20000),
+    ),
+    SettingSpec(
+        "chunk_overlap",
+        "RAG_CHUNK_OVERLAP",
+        "100",
+        "Characters shared by neighbouring chunks (less than RAG_CHUNK_SIZE).",
+        _integer(0, 10000),
+    ),
+    SettingSpec(
+        "top_k", "RAG_TOP_K", "4", "How many chunks to retrieve for a question.", _integer(1, 100)
+    ),
+    SettingSpec(
+        "min_score",
+        "RAG_MIN_SCORE",
+        "0.2",
+        "Cosine similarity below which a chunk counts as unrelated to the question.",
+        _number(-1.0, 1.0),
+    ),
+    SettingSpec(
+        "max_file_mb",
+        "RAG_MAX_FILE_MB",
+        "50",
+        "Files larger than this many megabytes are skipped.",
+        _integer(1, 100000),
+    ),
+    SettingSpec(
+        "ollama_host",
+        "OLLAMA_HOST",
+        "http://127.0.0.1:11434",
+        "Ollama service: host, host:port or URL, as Ollama itself accepts.",
+        _ollama_host,
+    ),
+)
+
+SPEC_BY_FIELD = {spec.field: spec for spec in SPECS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting in force; build it with ``load_settings``."""
+
+    index_dir: Path
+    embed_provider: str
+    embed_model: str
+    llm_provider: str
+    llm_model: str
+    llm_ctx: int
+    llm_max_tokens: int
+    llm_temperature: float
+    chunk_size: int
+    chunk_overlap: int
+    top_k: int
+    min_score: float
+    max_file_mb: int
+    ollama_host: str
+    origins: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+
+    def origin(self, field_name: str) -> str:
+        """Where a setting came from: flag, env, .env or default."""
+        return dict(self.origins).get(field_name, "default")
+
+    def replace(self, **overrides: Any) -> Settings:
+        """A copy with some fields changed, validated like flags."""
+        values = {spec.field: getattr(self, spec.field) for spec in SPECS}
+        explicit = {key: value for key, value in overrides.items() if value is not None}
+        unknown = set(explicit) - set(values)
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        raw = {key: str(value) for key, value in values.items()}
+        raw.update({key: str(value) for key, value in explicit.items()})
+        provider_changed = "embed_provider" in explicit and "embed_model" not in explicit
+        if provider_changed and self.origin("embed_model") == "default":
+            raw["embed_model"] = ""
+        origins = dict(self.origins)
+        origins.update({key: "flag" for key in explicit})
+        return _build(raw, origins)
+
+
+_exported_from_dotenv: set[str] = set()
+
+
+@lru_cache(maxsize=8)
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Read a .env file once per process (a missing file is empty)."""
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {key: value for key, value in dotenv_values(path).items() if value is not None}
+
+
+def export_dotenv(values: Mapping[str, str]) -> None:
+    """Put .env values that the environment lacks into ``os.environ`` (proxy and HF variables)."""
+    for key, value in values.items():
+        if key not in os.environ:
+            os.environ[key] = value
+            _exported_from_dotenv.add(key)
+
+
+def default_env_file(environ: Mapping[str, str]) -> Path:
+    """The .env file to read: RAG_ENV_FILE, else .env in the working folder."""
+    return Path(environ.get("RAG_ENV_FILE", ".env")).expanduser()
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    env_file: Path | None = None,
+) -> Settings:
+    """Build settings from flags (``overrides``), environment, .env and defaults."""
+    if environ is None:
+        dotenv = read_dotenv((env_file or default_env_file(os.environ)).resolve())
+        export_dotenv(dotenv)
+        real_env = {k: v for k, v in os.environ.items() if k not in _exported_from_dotenv}
+        return resolve_settings(overrides or {}, real_env, dotenv)
+    dotenv = read_dotenv((env_file or default_env_file(environ)).resolve())
+    return resolve_settings(overrides or {}, environ, dotenv)
+
+
+def resolve_settings(
+    overrides: Mapping[str, Any], environ: Mapping[str, str], dotenv: Mapping[str, str]
+) -> Settings:
+    """Pure core of ``load_settings``: pick each value by precedence, then validate."""
+    unknown = set(overrides) - set(SPEC_BY_FIELD)
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    raw: dict[str, str] = {}
+    origins: dict[str, str] = {}
+    for spec in SPECS:
+        flag_value = overrides.get(spec.field)
+        if flag_value is not None:
+            raw[spec.field], origins[spec.field] = str(flag_value), "flag"
+        elif environ.get(spec.env, "") != "":
+            raw[spec.field], origins[spec.field] = environ[spec.env], "env"
+        elif dotenv.get(spec.env, "") != "":
+            raw[spec.field], origins[spec.field] = dotenv[spec.env], ".env"
+        else:
+            raw[spec.field], origins[spec.field] = spec.default, "default"
+    return _build(raw, origins)
+
+
+def _build(raw: Mapping[str, str], origins: Mapping[str, str]) -> Settings:
+    values = {spec.field: spec.parse(spec.env, raw[spec.field]) for spec in SPECS}
+    if values["chunk_overlap"] >= values["chunk_size"]:
+        raise ConfigError(
+            f"RAG_CHUNK_OVERLAP ({values['chunk_overlap']}) must be less than "
+            f"RAG_CHUNK_SIZE ({values['chunk_size']})"
+        )
+    if not values["embed_model"]:
+        values["embed_model"] = (
+            DEFAULT_HF_EMBED_MODEL
+            if values["embed_provider"] == "huggingface"
+            else DEFAULT_OLLAMA_EMBED_MODEL
+        )
+    return Settings(**values, origins=tuple(sorted(origins.items())))

@@ -1,0 +1,1 @@
+"""LCEL chains and prompts; they take objects (retriever, llm), never settings."""

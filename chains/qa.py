@@ -1,0 +1,77 @@
+"""The answer chain: retrieve, keep what is relevant, then ``prompt | llm | StrOutputParser``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.language_models import BaseChatModel
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import BasePromptTemplate
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import (
+    Runnable,
+    RunnableBranch,
+    RunnableLambda,
+    RunnableParallel,
+    RunnablePassthrough,
+)
+
+from chains.prompts import QA_PROMPT
+
+NOT_COVERED = "Your documents do not seem to cover this question: no passage is close enough to it."
+
+
+def source_label(metadata: dict[str, Any]) -> str:
+    """``file`` or ``file, page N`` for a chunk's metadata."""
+    source = str(metadata.get("source", "unknown"))
+    page = metadata.get("page")
+    return f"{source}, page {page}" if page is not None else source
+
+
+def format_docs(docs: Sequence[Document]) -> str:
+    """Number the sources ``[1]``, ``[2]`` ... with where each comes from."""
+    return "\n\n".join(
+        f"[{number}] {source_label(doc.metadata)}\n{doc.page_content.strip()}"
+        for number, doc in enumerate(docs, start=1)
+    )
+
+
+def keep_relevant(docs: Sequence[Document], min_score: float) -> list[Document]:
+    """Drop chunks whose similarity score is below ``min_score`` (unscored chunks stay)."""
+    return [doc for doc in docs if float(doc.metadata.get("score", 1.0)) >= min_score]
+
+
+def build_answer_chain(
+    llm: BaseChatModel, prompt: BasePromptTemplate[Any] = QA_PROMPT
+) -> Runnable[dict[str, Any], str]:
+    """``{question, docs}`` -> answer text, the LCEL ``prompt | llm | StrOutputParser``."""
+    inputs = RunnableParallel(
+        context=itemgetter("docs") | RunnableLambda(format_docs),
+        question=itemgetter("question"),
+    )
+    return inputs | prompt | llm | StrOutputParser()
+
+
+def build_qa_chain(
+    retriever: BaseRetriever,
+    llm: BaseChatModel,
+    *,
+    min_score: float = 0.0,
+    prompt: BasePromptTemplate[Any] = QA_PROMPT,
+) -> Runnable[str, dict[str, Any]]:
+    """Question -> ``{"question", "docs", "answer"}``; "docs" are the sources the answer used.
+
+    When no retrieved chunk is relevant the LLM is not called and the answer says so.
+    """
+    relevant: Runnable[list[Document], list[Document]] = RunnableLambda(
+        lambda docs: keep_relevant(docs, min_score)
+    )
+    retrieve = RunnableParallel(question=RunnablePassthrough(), docs=retriever | relevant)
+    answer = RunnableBranch(
+        (lambda inputs: not inputs["docs"], RunnableLambda(lambda _: NOT_COVERED)),
+        build_answer_chain(llm, prompt),
+    )
+    return retrieve | RunnablePassthrough.assign(answer=answer)

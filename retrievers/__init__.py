@@ -1,0 +1,1 @@
+"""Vector store persistence and retrievers; no settings or environment are read here."""

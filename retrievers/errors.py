@@ -1,0 +1,19 @@
+"""Errors a user can act on; every one carries a one-line message that says what to do."""
+
+
+class RagError(Exception):
+    """Base of every error ragkit reports to users; the CLI prints it in one line and exits."""
+
+    exit_code = 1
+
+
+class IndexNotFoundError(RagError):
+    """No index has been written at the configured folder yet."""
+
+
+class IndexMismatchError(RagError):
+    """The index was built with another embedding model or dimension than the one in use."""
+
+
+class IndexDamagedError(RagError):
+    """An index file is missing, truncated or inconsistent with the others."""
