@@ -157,6 +157,7 @@ def ask(
         rag = state.rag(top_k=k, llm_provider="none" if retrieve_only else None)
         if not question.strip():
             raise fail("the question is empty", 2)
+        rag.index()
         if rag.llm is None:
             _print_sources_only(question, rag.retrieve(question), json_output)
             return

@@ -54,7 +54,7 @@ def publish_snapshot(index_dir: Path, write: Callable[[Path], None]) -> Path:
     """Let ``write`` fill a fresh folder, then make it the live snapshot atomically."""
     index_dir.mkdir(parents=True, exist_ok=True)
     remove_abandoned_temp_folders(index_dir)
-    token = f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
+    token = _sortable_token()
     temp = index_dir / f"{TEMP_PREFIX}{os.getpid()}-{token}"
     temp.mkdir()
     try:
@@ -101,6 +101,13 @@ def remove_abandoned_temp_folders(index_dir: Path) -> None:
 def index_size_bytes(snapshot: Path) -> int:
     """Total size of the files of one snapshot."""
     return sum(p.stat().st_size for p in snapshot.rglob("*") if p.is_file())
+
+
+def _sortable_token() -> str:
+    """A name part that sorts in creation order: UTC time to the nanosecond, then noise."""
+    now = time.time_ns()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 1_000_000_000))
+    return f"{stamp}.{now % 1_000_000_000:09d}-{secrets.token_hex(3)}"
 
 
 def _replace_pointer(index_dir: Path, name: str) -> None:

@@ -1,0 +1,72 @@
+"""Integration fixtures: the real MiniLM and SmolLM2 models, indexes on disk, subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import DATA_DIR
+
+pytestmark = pytest.mark.integration
+
+COMMAND_TIMEOUT = 300
+
+
+def rag_env(index_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for a ``rag`` subprocess: offline, isolated index, no RAG_* leaks."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("RAG_") and key != "OLLAMA_HOST"
+    }
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        RAG_INDEX_DIR=str(index_dir),
+        # No Ollama in tests: a closed loopback port makes `auto` pick the embedded model.
+        OLLAMA_HOST="127.0.0.1:9",
+    )
+    env.update(extra)
+    return env
+
+
+def run_rag(
+    args: Sequence[str], env: dict[str, str], cwd: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m app ARGS`` in a fresh process and return its result."""
+    result = subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"rag {' '.join(args)} exited {result.returncode}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result
+
+
+def run_json(args: Sequence[str], env: dict[str, str]) -> Any:
+    """Run a ``rag`` command with ``--json`` output and parse it."""
+    return json.loads(run_rag(args, env).stdout)
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample documents of data/ indexed once with the real MiniLM."""
+    index_dir = tmp_path_factory.mktemp("sample") / "index"
+    run_rag(["ingest", str(DATA_DIR)], rag_env(index_dir))
+    return index_dir

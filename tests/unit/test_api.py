@@ -1,0 +1,87 @@
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from app import Answer, Rag, Source
+from app.chat import ChatSession
+from app.errors import ProviderError
+from tests.unit.conftest import SAMPLE_FILES, RecordingChatModel, write_files
+
+
+@pytest.fixture
+def rag(tmp_path: Path, fake_models: RecordingChatModel) -> Rag:
+    instance = Rag.from_settings(min_score=-1.0)
+    instance.ingest(write_files(tmp_path / "docs", SAMPLE_FILES))
+    return instance
+
+
+def test_ask_returns_a_frozen_answer_with_sources(rag: Rag) -> None:
+    answer = rag.ask("When does the backup run?", k=2)
+    assert isinstance(answer, Answer)
+    assert answer.text == "Ollama listens on port 11434 [1]."
+    assert len(answer.sources) == 2
+    assert all(isinstance(source, Source) for source in answer.sources)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        answer.text = "changed"  # type: ignore[misc]
+
+
+def test_retrieve_is_ordered_by_score(rag: Rag) -> None:
+    sources = rag.retrieve(
+        "The backup runs nightly at 02:30 and copies the home folder to the NAS."
+    )
+    assert sources[0].source == "backup.txt"
+    assert sources[0].score == pytest.approx(1.0, abs=1e-4)
+    assert [s.score for s in sources] == sorted((s.score for s in sources), reverse=True)
+
+
+def test_stream_yields_pieces_and_keeps_the_answer(rag: Rag) -> None:
+    stream = rag.stream("backup")
+    pieces = list(stream)
+    assert len(pieces) > 1
+    assert stream.answer.text == "".join(pieces)
+    assert stream.answer.sources
+
+
+def test_a_new_ingest_is_seen_without_restarting(rag: Rag, tmp_path: Path) -> None:
+    before = len(rag.retrieve("x", k=100))
+    rag.ingest(write_files(tmp_path / "more", {"extra.md": "Extra document about GPUs."}))
+    assert len(rag.retrieve("x", k=100)) == before + 1
+
+
+def test_chat_session_keeps_going_after_an_error(rag: Rag) -> None:
+    class Broken(RecordingChatModel):
+        def record(self, messages: object) -> None:
+            raise ConnectionError("connection refused")
+
+    broken = Rag(rag.settings, embeddings=rag.embeddings, llm=Broken(responses=["x"], calls=[]))
+    lines = iter(["first", "/help", "second"])
+    out: list[str] = []
+
+    class Sink:
+        def write(self, text: str) -> None:
+            out.append(text)
+
+        def flush(self) -> None:
+            pass
+
+    def read(_: str) -> str:
+        try:
+            return next(lines)
+        except StopIteration:
+            raise EOFError from None
+
+    ChatSession(broken, interactive=False, read_line=read, out=Sink()).run()  # type: ignore[arg-type]
+    text = "".join(out)
+    assert text.count("error: the answer model custom:Broken failed: connection refused") == 2
+    assert "/sources" in text
+
+
+def test_connection_errors_become_provider_errors(rag: Rag) -> None:
+    class Refusing(RecordingChatModel):
+        def record(self, messages: object) -> None:
+            raise ConnectionError("refused")
+
+    refusing = Rag(rag.settings, embeddings=rag.embeddings, llm=Refusing(responses=["x"], calls=[]))
+    with pytest.raises(ProviderError, match="failed: refused"):
+        refusing.ask("anything")

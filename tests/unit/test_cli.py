@@ -1,0 +1,122 @@
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from app.cli import cli
+from tests.unit.conftest import SAMPLE_FILES, RecordingChatModel, write_files
+
+runner = CliRunner()
+
+
+def _ingest(tmp_path: Path) -> Path:
+    root = write_files(tmp_path / "docs", SAMPLE_FILES)
+    result = runner.invoke(cli, ["ingest", str(root)])
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def test_help_lists_the_commands() -> None:
+    result = runner.invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for command in ("ingest", "ask", "chat", "status"):
+        assert command in result.stdout
+
+
+def test_ask_without_an_index_says_to_ingest_first(fake_models: RecordingChatModel) -> None:
+    result = runner.invoke(cli, ["ask", "anything?"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: no index at ")
+    assert "run `rag ingest PATH` first" in result.stderr
+    assert "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_ingest_of_a_missing_path_is_a_usage_error(fake_models: RecordingChatModel) -> None:
+    result = runner.invoke(cli, ["ingest", "missing/path"])
+    assert result.exit_code == 2
+    assert "missing/path" in result.output
+
+
+def test_bad_setting_is_one_line_and_exit_2(
+    fake_models: RecordingChatModel, monkeypatch: object
+) -> None:
+    result = runner.invoke(cli, ["ask", "q"], env={"RAG_TOP_K": "zero"})
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: RAG_TOP_K must be a whole number from 1 to 100; got 'zero'"
+    )
+
+
+def test_ingest_prints_a_summary_and_warnings(
+    tmp_path: Path, fake_models: RecordingChatModel
+) -> None:
+    root = write_files(tmp_path / "docs", {**SAMPLE_FILES, "bad.txt": b"\x00\x01"})
+    result = runner.invoke(cli, ["ingest", str(root)])
+    assert result.exit_code == 0
+    assert f"warning: skipped '{root / 'bad.txt'}': binary file" in result.stderr
+    assert result.stdout.startswith("Indexed 3 files")
+    assert "skipped 1 (binary file: 1)" in result.stdout
+
+
+def test_status_describes_the_index(tmp_path: Path, fake_models: RecordingChatModel) -> None:
+    _ingest(tmp_path)
+    result = runner.invoke(cli, ["status"])
+    assert result.exit_code == 0
+    assert "files      3" in result.stdout
+    assert "(32 dimensions)" in result.stdout
+    data = json.loads(runner.invoke(cli, ["status", "--json"]).stdout)
+    assert data["files"] == 3 and data["dimension"] == 32
+
+
+def test_ask_json_has_answer_and_sources(tmp_path: Path, fake_models: RecordingChatModel) -> None:
+    _ingest(tmp_path)
+    question = "Ollama listens on 127.0.0.1:11434 by default."
+    result = runner.invoke(
+        cli, ["ask", question, "--json", "--k", "2"], env={"RAG_MIN_SCORE": "-1"}
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["answer"] == "Ollama listens on port 11434 [1]."
+    assert 1 <= len(data["sources"]) <= 2
+    for source in data["sources"]:
+        assert {"source", "page", "chunk", "score", "text"} <= set(source)
+    assert len(fake_models.calls) == 1
+
+
+def test_ask_prints_answer_then_sources(tmp_path: Path, fake_models: RecordingChatModel) -> None:
+    _ingest(tmp_path)
+    result = runner.invoke(cli, ["ask", "When does the backup run?"], env={"RAG_MIN_SCORE": "-1"})
+    assert result.exit_code == 0, result.output
+    answer, _, sources = result.stdout.partition("\nSources:\n")
+    assert answer.strip() == "Ollama listens on port 11434 [1]."
+    assert sources.strip().startswith("[1] ")
+
+
+def test_retrieve_only_never_calls_the_llm(tmp_path: Path, fake_models: RecordingChatModel) -> None:
+    _ingest(tmp_path)
+    result = runner.invoke(cli, ["ask", "backup", "--retrieve-only", "--json"])
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["answer"] is None
+    assert len(data["sources"]) == 3
+    assert fake_models.calls == []
+    plain = runner.invoke(cli, ["ask", "backup", "--retrieve-only"])
+    assert plain.stdout.startswith("[1] ")
+
+
+def test_chat_reads_piped_questions_and_survives_errors(
+    tmp_path: Path, fake_models: RecordingChatModel
+) -> None:
+    _ingest(tmp_path)
+    script = "first question\n/k 0\n/k 2\n/sources\n/nope\n\nsecond question\n/exit\nnever\n"
+    result = runner.invoke(cli, ["chat"], input=script, env={"RAG_MIN_SCORE": "-1"})
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "> first question" in out and "> second question" in out
+    assert "> never" not in out
+    assert out.count("Ollama listens on port 11434 [1].") == 2
+    assert "usage: /k N" in out
+    assert "retrieving 2 chunks per question" in out
+    assert "unknown command /nope" in out
+    assert "Sources: [1] " in out

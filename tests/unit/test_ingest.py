@@ -1,0 +1,124 @@
+from pathlib import Path
+
+import pytest
+from langchain_core.embeddings import DeterministicFakeEmbedding
+
+from app.errors import ConfigError, IndexMismatchError, NothingIndexedError
+from app.ingest import ingest_paths
+from app.settings import Settings, resolve_settings
+from retrievers.vector_index import VectorIndex
+from tests.unit.conftest import SAMPLE_FILES, write_files
+
+
+class CountingEmbedding(DeterministicFakeEmbedding):
+    embedded: int = 0
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.embedded += len(texts)
+        return super().embed_documents(texts)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return resolve_settings(
+        {"index_dir": tmp_path / "index", "chunk_size": 200, "chunk_overlap": 20}, {}, {}
+    )
+
+
+@pytest.fixture
+def embeddings() -> CountingEmbedding:
+    return CountingEmbedding(size=16)
+
+
+def test_first_ingest_indexes_every_readable_file(
+    tmp_path: Path, settings: Settings, embeddings: CountingEmbedding
+) -> None:
+    root = write_files(tmp_path / "docs", SAMPLE_FILES)
+    report = ingest_paths([root], settings, embeddings)
+    assert (report.total_files, report.files_indexed, report.unsupported) == (3, 3, 1)
+    index = VectorIndex.load(settings.index_dir)
+    assert len(index) == report.total_chunks == embeddings.embedded
+    assert {r.metadata["source"] for r in index.records} == {
+        "ollama.md",
+        "backup.txt",
+        "notes/page.html",
+    }
+    assert index.embedding.dimension == 16
+    assert index.chunking == {
+        "splitter": "recursive-character",
+        "chunk_size": 200,
+        "chunk_overlap": 20,
+    }
+    assert "Indexed 3 files" in report.summary()
+    assert "ignored 1 files of other types" in report.summary()
+
+
+def test_reingest_embeds_only_what_changed(
+    tmp_path: Path, settings: Settings, embeddings: CountingEmbedding
+) -> None:
+    root = write_files(tmp_path / "docs", SAMPLE_FILES)
+    ingest_paths([root], settings, embeddings)
+    first_snapshot = sorted(p.name for p in settings.index_dir.iterdir())
+
+    embeddings.embedded = 0
+    unchanged = ingest_paths([root], settings, embeddings)
+    assert (unchanged.files_unchanged, unchanged.chunks_embedded) == (3, 0)
+    assert sorted(p.name for p in settings.index_dir.iterdir()) == first_snapshot
+
+    (root / "backup.txt").write_text("The backup now runs at 04:00.", encoding="utf-8")
+    (root / "ollama.md").unlink()
+    changed = ingest_paths([root], settings, embeddings)
+    assert (changed.files_indexed, changed.files_unchanged, changed.files_removed) == (1, 1, 1)
+    assert embeddings.embedded == changed.chunks_embedded == 1
+    index = VectorIndex.load(settings.index_dir)
+    texts = [r.text for r in index.records]
+    assert "The backup now runs at 04:00." in texts
+    assert not any("11434" in t for t in texts)
+
+
+def test_other_folders_stay_in_the_index(
+    tmp_path: Path, settings: Settings, embeddings: CountingEmbedding
+) -> None:
+    first = write_files(tmp_path / "a", {"one.md": "first folder"})
+    second = write_files(tmp_path / "b", {"two.md": "second folder"})
+    ingest_paths([first], settings, embeddings)
+    report = ingest_paths([second], settings, embeddings)
+    assert report.total_files == 2
+    rebuilt = ingest_paths([second], settings, embeddings, rebuild=True)
+    assert rebuilt.total_files == 1
+
+
+def test_a_broken_file_keeps_what_was_indexed_before(
+    tmp_path: Path, settings: Settings, embeddings: CountingEmbedding
+) -> None:
+    root = write_files(tmp_path / "docs", {"a.md": "alpha text", "b.md": "beta text"})
+    ingest_paths([root], settings, embeddings)
+    (root / "b.md").write_bytes(b"\x00\x00 now binary")
+    report = ingest_paths([root], settings, embeddings)
+    assert [s.reason for s in report.skipped] == ["binary file (contains NUL bytes)"]
+    index = VectorIndex.load(settings.index_dir)
+    assert sorted(r.text for r in index.records) == ["alpha text", "beta text"]
+
+
+def test_nothing_to_index_is_an_error(tmp_path: Path, settings: Settings) -> None:
+    root = write_files(tmp_path / "docs", {"picture.png": b"\x89PNG"})
+    with pytest.raises(NothingIndexedError, match="nothing to index"):
+        ingest_paths([root], settings, DeterministicFakeEmbedding(size=8))
+
+
+def test_changed_chunking_asks_for_a_rebuild(
+    tmp_path: Path, settings: Settings, embeddings: CountingEmbedding
+) -> None:
+    root = write_files(tmp_path / "docs", {"a.md": "alpha"})
+    ingest_paths([root], settings, embeddings)
+    with pytest.raises(ConfigError, match="rag ingest --rebuild"):
+        ingest_paths([root], settings.replace(chunk_size=300), embeddings)
+
+
+def test_other_embedding_model_asks_for_a_rebuild(
+    tmp_path: Path, settings: Settings, embeddings: CountingEmbedding
+) -> None:
+    root = write_files(tmp_path / "docs", {"a.md": "alpha"})
+    ingest_paths([root], settings, embeddings)
+    with pytest.raises(IndexMismatchError, match="rag ingest --rebuild"):
+        ingest_paths([root], settings.replace(embed_model="other"), embeddings)
