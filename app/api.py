@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.answers import Answer, Source
 from app.errors import ProviderError
-from app.ingest import IngestReport, Progress, ingest_paths
+from app.ingest import IngestOptions, IngestReport, Progress, ingest_paths
 from app.loading import SkipHandler
 from app.providers import LlmChoice, build_embeddings, build_llm, choose_llm
 from app.settings import Settings, load_settings
@@ -107,6 +107,7 @@ class Rag:
         paths: str | Path | Iterable[str | Path],
         *,
         rebuild: bool = False,
+        options: IngestOptions | None = None,
         on_skip: SkipHandler | None = None,
         on_progress: Progress | None = None,
     ) -> IngestReport:
@@ -115,8 +116,8 @@ class Rag:
         report = ingest_paths(
             [Path(p) for p in items],
             self.settings,
-            self.embeddings,
-            rebuild=rebuild,
+            lambda: self.embeddings,
+            options=options or IngestOptions(rebuild=rebuild),
             on_skip=on_skip
             or (lambda skipped: self._notify(f"warning: skipped {skipped.path}: {skipped.reason}")),
             on_progress=on_progress,

@@ -117,15 +117,29 @@ def ingest(
     chunk_overlap: Annotated[
         int | None, typer.Option("--chunk-overlap", help="[env: RAG_CHUNK_OVERLAP]")
     ] = None,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", help="Seconds to wait while another ingest writes the index."),
+    ] = 0.0,
+    follow_symlinks: Annotated[
+        bool,
+        typer.Option("--follow-symlinks", help="Follow symlinks that leave the folder."),
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail, writing nothing, if any file is skipped.")
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Index text, Markdown, PDF and HTML files (folders are walked recursively)."""
     state: CliState = ctx.obj
 
     def run() -> None:
+        from app.ingest import IngestOptions
+
         rag = state.rag(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+        options = IngestOptions(rebuild, wait, follow_symlinks, strict)
         with _progress_bar() as progress:
-            report = rag.ingest(paths, rebuild=rebuild, on_skip=_warn_skipped, on_progress=progress)
+            report = rag.ingest(paths, options=options, on_skip=_warn_skipped, on_progress=progress)
         if json_output:
             data = {**report.__dict__, "index_dir": str(report.index_dir)}
             data["skipped"] = [s.__dict__ for s in report.skipped]
@@ -262,7 +276,7 @@ def _print_sources_only(question: str, sources: list[Source], json_output: bool)
 
 
 def _warn_skipped(skipped: SkippedFile) -> None:
-    typer.echo(f"warning: skipped {skipped.path!r}: {skipped.reason}", err=True)
+    typer.echo(f"warning: skipped {skipped.path}: {skipped.reason}", err=True)
 
 
 class _progress_bar:

@@ -23,6 +23,10 @@ class NothingIndexedError(RagError):
     """An ingest found no file it could index."""
 
 
+class SkippedFilesError(RagError):
+    """With --strict, some files could not be indexed, so nothing was written."""
+
+
 __all__ = [
     "ConfigError",
     "IndexDamagedError",
@@ -32,4 +36,5 @@ __all__ = [
     "NothingIndexedError",
     "ProviderError",
     "RagError",
+    "SkippedFilesError",
 ]

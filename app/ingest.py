@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from app.errors import ConfigError, IndexNotFoundError, NothingIndexedError
+from app.errors import ConfigError, IndexNotFoundError, NothingIndexedError, SkippedFilesError
 from app.loading import LoadedFile, SkipHandler, SkippedFile, check_paths, load_paths
 from app.settings import Settings
 from app.splitting import split_documents
 from retrievers.manifest import EmbeddingSpec, FileEntry
 from retrievers.vector_index import ChunkRecord, VectorIndex, Vectors
+from retrievers.writer_lock import writer_lock
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -60,6 +61,16 @@ class IngestReport:
         if self.unsupported:
             line += f"; ignored {self.unsupported} files of other types"
         return f"{line}; {self.seconds:.1f} s"
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How to ingest: start over, wait for another writer, follow symlinks, fail on skips."""
+
+    rebuild: bool = False
+    wait_seconds: float = 0.0
+    follow_symlinks: bool = False
+    strict: bool = False
 
 
 @dataclass
@@ -109,18 +120,42 @@ def plan_ingest(
 def ingest_paths(
     paths: Iterable[Path],
     settings: Settings,
-    embeddings: Embeddings,
+    embeddings: Embeddings | Callable[[], Embeddings],
     *,
-    rebuild: bool = False,
+    options: IngestOptions | None = None,
     on_skip: SkipHandler | None = None,
     on_progress: Progress | None = None,
 ) -> IngestReport:
-    """Index the files under ``paths`` into the settings' index folder."""
-    started = time.perf_counter()
+    """Index the files under ``paths`` into the settings' index folder.
+
+    One writer at a time: the index's writer lock is held from reading the previous
+    index to publishing the new one, while readers keep using the last snapshot.
+    ``embeddings`` may be a factory, called only when something needs embedding.
+    """
     roots = check_paths(paths)
+    options = options or IngestOptions()
+    with writer_lock(settings.index_dir, options.wait_seconds):
+        return _ingest_locked(roots, settings, embeddings, options, on_skip, on_progress)
+
+
+def _ingest_locked(
+    roots: list[Path],
+    settings: Settings,
+    embeddings: Embeddings | Callable[[], Embeddings],
+    options: IngestOptions,
+    on_skip: SkipHandler | None,
+    on_progress: Progress | None,
+) -> IngestReport:
+    started = time.perf_counter()
     chunking = chunking_of(settings)
-    previous = None if rebuild else _previous_index(settings, chunking)
-    loaded = load_paths(roots, settings.max_file_mb * 1024 * 1024, on_skip)
+    previous = None if options.rebuild else _previous_index(settings, chunking)
+    max_bytes = settings.max_file_mb * 1024 * 1024
+    loaded = load_paths(roots, max_bytes, on_skip, options.follow_symlinks)
+    if options.strict and loaded.skipped:
+        raise SkippedFilesError(
+            f"{len(loaded.skipped)} files could not be indexed and --strict is on; "
+            "the index was not changed"
+        )
     plan = plan_ingest(previous.files if previous else (), loaded.files, roots)
 
     kept_records, kept_vectors = _kept_rows(previous, plan.keep)
@@ -130,7 +165,11 @@ def ingest_paths(
         settings.chunk_overlap,
     )
     new_records = [ChunkRecord(str(c.id), c.page_content, dict(c.metadata)) for c in chunks]
-    new_vectors = embed_texts(embeddings, [r.text for r in new_records], on_progress)
+    new_vectors = (
+        embed_texts(_resolve(embeddings), [r.text for r in new_records], on_progress)
+        if new_records
+        else np.zeros((0, 0), dtype=np.float32)
+    )
 
     records = kept_records + new_records
     if not records:
@@ -182,6 +221,12 @@ def embed_texts(
         if on_progress is not None:
             on_progress(min(start + EMBED_BATCH_SIZE, len(texts)), len(texts))
     return np.asarray(rows, dtype=np.float32)
+
+
+def _resolve(embeddings: Embeddings | Callable[[], Embeddings]) -> Embeddings:
+    from langchain_core.embeddings import Embeddings
+
+    return embeddings if isinstance(embeddings, Embeddings) else embeddings()
 
 
 def _previous_index(settings: Settings, chunking: dict[str, Any]) -> VectorIndex | None:

@@ -59,41 +59,93 @@ def check_paths(paths: Iterable[Path]) -> list[Path]:
     return checked
 
 
-def iter_files(root: Path) -> Iterator[Path]:
-    """Files under ``root`` in a stable order, skipping hidden files and folders."""
-    if root.is_file():
-        yield root
+def iter_files(root: Path, follow_symlinks: bool = False) -> Iterator[tuple[Path, str | None]]:
+    """Files under ``root`` in a stable order, each with a reason to skip it (or None).
+
+    Hidden files and folders are left out. Symlinks pointing outside ``root`` are not
+    followed unless ``follow_symlinks``; loops and broken links are reported, never walked.
+    """
+    if not root.is_dir():
+        yield root, None
         return
-    for folder, subfolders, names in os.walk(root, followlinks=False):
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-        for name in sorted(names):
-            if not name.startswith("."):
-                yield Path(folder) / name
+    real_root = root.resolve()
+    visited: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            identity = folder.stat()
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as error:
+            yield folder, f"unreadable folder ({error.strerror or error})"
+            continue
+        if (identity.st_dev, identity.st_ino) in visited:
+            yield folder, "symlink loop (folder already visited)"
+            continue
+        visited.add((identity.st_dev, identity.st_ino))
+        subfolders = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            if entry.is_symlink():
+                problem = _symlink_problem(path, real_root, follow_symlinks)
+                if problem is not None:
+                    yield path, problem
+                    continue
+            if _is_dir(entry):
+                subfolders.append(path)
+            else:
+                yield path, None
+        stack.extend(reversed(subfolders))
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _symlink_problem(path: Path, real_root: Path, follow_symlinks: bool) -> str | None:
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return "broken symlink or symlink loop"
+    if not follow_symlinks and target != real_root and real_root not in target.parents:
+        return "symlink to outside the ingested folder (use --follow-symlinks to index it)"
+    return None
+
+
+def display_path(path: Path | str) -> str:
+    """A path as printable text: undecodable bytes and control characters escaped."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def source_name(path: Path, root: Path) -> str:
     """The path shown to users: relative to the ingested root (the name for a lone file)."""
-    if root.is_file():
-        return path.name
-    return path.relative_to(root).as_posix()
+    if not root.is_dir():
+        return display_path(path.name)
+    return display_path(path.relative_to(root).as_posix())
 
 
 def load_paths(
     roots: Iterable[Path],
     max_file_bytes: int,
     on_skip: SkipHandler | None = None,
+    follow_symlinks: bool = False,
 ) -> LoadResult:
     """Load every supported file under the roots; skip the rest with a reason."""
     result = LoadResult()
     for root in roots:
-        for path in iter_files(root):
-            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                if root.is_file():
-                    _skip(result, on_skip, path, f"unsupported file type {path.suffix or '(none)'}")
-                else:
+        for path, problem in iter_files(root, follow_symlinks):
+            if problem is None and path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                if path != root:
                     result.unsupported += 1
-                continue
-            loaded = _load_one(path, source_name(path, root), max_file_bytes)
+                    continue
+                problem = f"unsupported file type {path.suffix or '(none)'}"
+            loaded = problem or _load_one(path, source_name(path, root), max_file_bytes)
             if isinstance(loaded, LoadedFile):
                 result.files.append(loaded)
             else:
@@ -102,7 +154,7 @@ def load_paths(
 
 
 def _skip(result: LoadResult, on_skip: SkipHandler | None, path: Path, reason: str) -> None:
-    skipped = SkippedFile(str(path), reason)
+    skipped = SkippedFile(display_path(path), reason)
     result.skipped.append(skipped)
     if on_skip is not None:
         on_skip(skipped)

@@ -51,7 +51,7 @@ class Manifest:
         """Serialise as pretty JSON (a plain text format, never pickle)."""
         data = asdict(self)
         data["files"] = [asdict(entry) for entry in self.files]
-        return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True)
+        return json.dumps(data, indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:

@@ -94,8 +94,12 @@ def remove_abandoned_temp_folders(index_dir: Path) -> None:
     """Remove half-written snapshots whose writer process no longer runs."""
     for entry in index_dir.glob(f"{TEMP_PREFIX}*"):
         pid_text = entry.name[len(TEMP_PREFIX) :].split("-", 1)[0]
-        if entry.is_dir() and not (pid_text.isdigit() and _process_alive(int(pid_text))):
+        if pid_text.isdigit() and _process_alive(int(pid_text)):
+            continue
+        if entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def index_size_bytes(snapshot: Path) -> int:

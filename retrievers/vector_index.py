@@ -160,7 +160,8 @@ class VectorIndex:
         with open(folder / DOCSTORE_FILE, "w", encoding="utf-8") as handle:
             for record in self.records:
                 line = {"id": record.id, "text": record.text, "metadata": record.metadata}
-                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+                # ASCII JSON carries any file name, even undecodable bytes, through a round trip.
+                handle.write(json.dumps(line) + "\n")
         (folder / MANIFEST_FILE).write_text(self.manifest.to_json() + "\n", encoding="utf-8")
 
     @classmethod

@@ -54,7 +54,7 @@ def test_ingest_prints_a_summary_and_warnings(
     root = write_files(tmp_path / "docs", {**SAMPLE_FILES, "bad.txt": b"\x00\x01"})
     result = runner.invoke(cli, ["ingest", str(root)])
     assert result.exit_code == 0
-    assert f"warning: skipped '{root / 'bad.txt'}': binary file" in result.stderr
+    assert f"warning: skipped {root / 'bad.txt'}: binary file" in result.stderr
     assert result.stdout.startswith("Indexed 3 files")
     assert "skipped 1 (binary file: 1)" in result.stdout
 

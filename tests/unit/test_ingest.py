@@ -4,7 +4,7 @@ import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from app.errors import ConfigError, IndexMismatchError, NothingIndexedError
-from app.ingest import ingest_paths
+from app.ingest import IngestOptions, ingest_paths
 from app.settings import Settings, resolve_settings
 from retrievers.vector_index import VectorIndex
 from tests.unit.conftest import SAMPLE_FILES, write_files
@@ -84,7 +84,7 @@ def test_other_folders_stay_in_the_index(
     ingest_paths([first], settings, embeddings)
     report = ingest_paths([second], settings, embeddings)
     assert report.total_files == 2
-    rebuilt = ingest_paths([second], settings, embeddings, rebuild=True)
+    rebuilt = ingest_paths([second], settings, embeddings, options=IngestOptions(rebuild=True))
     assert rebuilt.total_files == 1
 
 
