@@ -38,6 +38,7 @@ class CliState:
 
     overrides: dict[str, Any] = field(default_factory=dict)
     env_file: Path | None = None
+    debug: bool = False
 
     def rag(self, **more: Any) -> Rag:
         """A Rag built from these flags (plus per-command ones) over env, .env and defaults."""
@@ -54,14 +55,23 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def guarded(action: Callable[[], T]) -> T:
-    """Run a command body; a ``RagError`` becomes one line on stderr and its exit code."""
+def guarded(action: Callable[[], T], debug: bool = False) -> T:
+    """Run a command body; errors become one line on stderr (tracebacks only with --debug)."""
     try:
         return action()
     except RagError as error:
         raise fail(str(error), error.exit_code) from None
     except KeyboardInterrupt:
         raise fail("interrupted", 130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as error:
+        if debug:
+            raise
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise fail(
+            f"unexpected {type(error).__name__}: {message} (run with --debug for the traceback)"
+        ) from None
 
 
 @cli.callback()
@@ -90,6 +100,9 @@ def options(
     env_file: Annotated[
         Path | None, typer.Option("--env-file", help="Settings file [default: ./.env].")
     ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")
+    ] = False,
 ) -> None:
     """Settings come from these flags, then RAG_* variables, then .env, then defaults."""
     ctx.obj = CliState(
@@ -101,6 +114,7 @@ def options(
             "llm_model": llm_model,
         },
         env_file=env_file,
+        debug=debug,
     )
 
 
@@ -147,7 +161,7 @@ def ingest(
         else:
             typer.echo(report.summary())
 
-    guarded(run)
+    guarded(run, state.debug)
 
 
 @cli.command()
@@ -185,7 +199,7 @@ def ask(
         sys.stdout.write("\n")
         print_sources(stream.answer)
 
-    guarded(run)
+    guarded(run, state.debug)
 
 
 @cli.command()
@@ -205,7 +219,7 @@ def chat(
         rag.index()
         ChatSession(rag, interactive=sys.stdin.isatty()).run()
 
-    guarded(run)
+    guarded(run, state.debug)
 
 
 @cli.command()
@@ -240,7 +254,7 @@ def status(
         for name, value in rows:
             typer.echo(f"{name:<10} {value}")
 
-    guarded(run)
+    guarded(run, state.debug)
 
 
 def print_sources(answer: Answer) -> None:

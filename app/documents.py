@@ -76,7 +76,30 @@ def decode_text(data: bytes) -> str:
     best = from_bytes(data).best()
     if best is None:
         raise UnreadableDocument("binary or undecodable text (no known encoding fits)")
-    return str(best)
+    text = str(best)
+    if best.encoding not in _LATIN_CODE_PAGES:
+        return text
+    # Detection guesses poorly between single-byte code pages on short texts; Western
+    # European (cp1252) wins unless its reading has more stray symbols than the guess.
+    try:
+        western = data.decode("cp1252")
+    except UnicodeDecodeError:
+        return text
+    return western if _letter_score(western) >= _letter_score(text) else text
+
+
+# fmt: off
+_LATIN_CODE_PAGES = frozenset({
+    "cp1250", "cp1252", "cp1257", "cp775", "cp850", "cp437", "latin_1", "iso8859_2",
+    "iso8859_4", "iso8859_10", "iso8859_13", "iso8859_15", "mac_latin2", "mac_iceland",
+    "mac_roman",
+})
+# fmt: on
+
+
+def _letter_score(text: str) -> int:
+    """Non-ASCII letters count for a decoding, non-ASCII symbols against it."""
+    return sum(1 if char.isalpha() else -2 for char in text if ord(char) > 127)
 
 
 def markdown_title(text: str) -> str | None:

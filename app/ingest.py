@@ -150,7 +150,9 @@ def _ingest_locked(
     chunking = chunking_of(settings)
     previous = None if options.rebuild else _previous_index(settings, chunking)
     max_bytes = settings.max_file_mb * 1024 * 1024
-    loaded = load_paths(roots, max_bytes, on_skip, options.follow_symlinks)
+    loaded = load_paths(
+        roots, max_bytes, on_skip, options.follow_symlinks, exclude=[settings.index_dir]
+    )
     if options.strict and loaded.skipped:
         raise SkippedFilesError(
             f"{len(loaded.skipped)} files could not be indexed and --strict is on; "

@@ -59,11 +59,14 @@ def check_paths(paths: Iterable[Path]) -> list[Path]:
     return checked
 
 
-def iter_files(root: Path, follow_symlinks: bool = False) -> Iterator[tuple[Path, str | None]]:
+def iter_files(
+    root: Path, follow_symlinks: bool = False, exclude: frozenset[Path] = frozenset()
+) -> Iterator[tuple[Path, str | None]]:
     """Files under ``root`` in a stable order, each with a reason to skip it (or None).
 
-    Hidden files and folders are left out. Symlinks pointing outside ``root`` are not
-    followed unless ``follow_symlinks``; loops and broken links are reported, never walked.
+    Hidden files and folders, and the folders in ``exclude`` (the index itself), are left
+    out. Symlinks pointing outside ``root`` are not followed unless ``follow_symlinks``;
+    loops and broken links are reported, never walked.
     """
     if not root.is_dir():
         yield root, None
@@ -94,7 +97,8 @@ def iter_files(root: Path, follow_symlinks: bool = False) -> Iterator[tuple[Path
                     yield path, problem
                     continue
             if _is_dir(entry):
-                subfolders.append(path)
+                if path.resolve() not in exclude:
+                    subfolders.append(path)
             else:
                 yield path, None
         stack.extend(reversed(subfolders))
@@ -135,11 +139,13 @@ def load_paths(
     max_file_bytes: int,
     on_skip: SkipHandler | None = None,
     follow_symlinks: bool = False,
+    exclude: Iterable[Path] = (),
 ) -> LoadResult:
-    """Load every supported file under the roots; skip the rest with a reason."""
+    """Load every supported file under the roots (but not under ``exclude``); skip the rest."""
     result = LoadResult()
+    excluded = frozenset(path.resolve() for path in exclude)
     for root in roots:
-        for path, problem in iter_files(root, follow_symlinks):
+        for path, problem in iter_files(root, follow_symlinks, excluded):
             if problem is None and path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 if path != root:
                     result.unsupported += 1

@@ -33,5 +33,6 @@ def split_documents(
 
 def chunk_id(file_key: str, content_hash: str, index: int) -> str:
     """A short id that stays the same while the file and chunking stay the same."""
-    digest = hashlib.sha256(f"{file_key}\0{content_hash}\0{index}".encode()).hexdigest()
+    key = f"{file_key}\0{content_hash}\0{index}".encode("utf-8", "surrogateescape")
+    digest = hashlib.sha256(key).hexdigest()
     return digest[:20]

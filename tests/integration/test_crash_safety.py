@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -47,43 +48,61 @@ def test_killed_ingests_leave_the_old_or_the_new_index(tmp_path: Path) -> None:
     pristine = tmp_path / "pristine"
     env = rag_env(index_dir)
 
-    _write_corpus(corpus, 40, "first edition")
+    _write_corpus(corpus, 30, "first edition")
     run_rag(["ingest", str(corpus)], env)
     old_state = _state(index_dir)
     shutil.copytree(index_dir, pristine, symlinks=True)
 
-    _write_corpus(corpus, 80, "second edition")
+    _write_corpus(corpus, 60, "second edition")
     started = time.monotonic()
     run_rag(["ingest", str(corpus)], env)
     full_run = time.monotonic() - started
     new_state = _state(index_dir)
     assert new_state != old_state
 
-    rag = Rag.from_settings(index_dir=index_dir, llm_provider="none")
     rng = random.Random(20261124)
-    outcomes = {"old": 0, "new": 0}
-    for _ in range(KILL_TRIALS):
-        shutil.rmtree(index_dir)
-        shutil.copytree(pristine, index_dir, symlinks=True)
+    # Two ingests at once run slower than the solo run that measured full_run.
+    delays = [rng.uniform(0.3, 1.9) * full_run for _ in range(KILL_TRIALS)]
+
+    def trial(number: int) -> str:
+        """Restore the old index, start an ingest of the new corpus, kill it, check."""
+        trial_dir = tmp_path / f"trial-{number % 2}"
+        shutil.rmtree(trial_dir, ignore_errors=True)
+        shutil.copytree(pristine, trial_dir, symlinks=True)
+        trial_env = rag_env(trial_dir)
         process = subprocess.Popen(
             [sys.executable, "-m", "app", "ingest", str(corpus)],
-            env=env,
+            env=trial_env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.25, 1.05) * full_run)
+        time.sleep(delays[number])
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
 
-        state = _state(index_dir)
+        state = _state(trial_dir)
         assert state in (old_state, new_state)
-        outcomes["old" if state == old_state else "new"] += 1
-        status = run_json(["status", "--json"], env)
+        status = run_json(["status", "--json"], trial_env)
         assert status["chunks"] == len(state[1])
+        rag = Rag.from_settings(index_dir=trial_dir, llm_provider="none")
         hits = rag.retrieve("topic 5 sentence", k=3)
         assert len(hits) == 3 and all(hit.id in state[1] for hit in hits)
+        return "old" if state == old_state else "new"
 
-    print(f"kill trials: {KILL_TRIALS}, old index: {outcomes['old']}, new: {outcomes['new']}")
+    # Two trials at a time (one per core), each on its own copy of the old index.
+    outcomes: list[str] = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for pair in range(0, KILL_TRIALS, 2):
+            outcomes += pool.map(trial, range(pair, min(pair + 2, KILL_TRIALS)))
+    assert len(outcomes) == KILL_TRIALS
+    outcomes_count = {"old": outcomes.count("old"), "new": outcomes.count("new")}
+    index_dir = tmp_path / "trial-0"
+    env = rag_env(index_dir)
+
+    print(
+        f"kill trials: {KILL_TRIALS}, old index: {outcomes_count['old']}, "
+        f"new: {outcomes_count['new']}"
+    )
     run_rag(["ingest", str(corpus)], env)
     leftovers = [p.name for p in index_dir.iterdir() if p.name.startswith(".tmp-")]
     assert leftovers == []

@@ -16,11 +16,18 @@ def test_utf8_and_boms() -> None:
     assert decode_text("héllo wörld".encode("utf-16")) == "héllo wörld"
 
 
-def test_legacy_encodings_fall_back_to_detection() -> None:
-    text = "本地模型需要足够的内存，量化可以减少内存占用。" * 4
-    assert decode_text(text.encode("gbk")) == text
-    latin = "Le café est très chaud et la crème brûlée est délicieuse. " * 3
-    assert decode_text(latin.encode("cp1252")) == latin
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("本地模型需要足够的内存，量化可以减少内存占用。" * 4, "gbk"),
+        ("Le café est très chaud et la crème brûlée est délicieuse. " * 3, "cp1252"),
+        ("Größe und Übergröße für Straße. " * 3, "cp1252"),
+        ("Příliš žluťoučký kůň úpěl ďábelské ódy. " * 3, "cp1250"),
+        ("Привет, как дела? Это тест кодировки. " * 3, "cp1251"),
+    ],
+)
+def test_legacy_encodings_fall_back_to_detection(text: str, encoding: str) -> None:
+    assert decode_text(text.encode(encoding)) == text
 
 
 def test_binary_is_refused() -> None:

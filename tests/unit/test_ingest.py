@@ -122,3 +122,13 @@ def test_other_embedding_model_asks_for_a_rebuild(
     ingest_paths([root], settings, embeddings)
     with pytest.raises(IndexMismatchError, match="rag ingest --rebuild"):
         ingest_paths([root], settings.replace(embed_model="other"), embeddings)
+
+
+def test_an_index_inside_the_ingested_folder_is_not_ingested(
+    tmp_path: Path, embeddings: CountingEmbedding
+) -> None:
+    root = write_files(tmp_path / "data", {"a.md": "alpha text"})
+    settings = resolve_settings({"index_dir": root / "index"}, {}, {})
+    ingest_paths([root], settings, embeddings)
+    again = ingest_paths([root], settings, embeddings)
+    assert (again.total_files, again.unsupported, again.files_unchanged) == (1, 0, 1)
