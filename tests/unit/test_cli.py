@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from app.cli import cli
@@ -38,9 +39,7 @@ def test_ingest_of_a_missing_path_is_a_usage_error(fake_models: RecordingChatMod
     assert "missing/path" in result.output
 
 
-def test_bad_setting_is_one_line_and_exit_2(
-    fake_models: RecordingChatModel, monkeypatch: object
-) -> None:
+def test_bad_setting_is_one_line_and_exit_2(fake_models: RecordingChatModel) -> None:
     result = runner.invoke(cli, ["ask", "q"], env={"RAG_TOP_K": "zero"})
     assert result.exit_code == 2
     assert result.stderr.strip() == (
@@ -120,3 +119,41 @@ def test_chat_reads_piped_questions_and_survives_errors(
     assert "retrieving 2 chunks per question" in out
     assert "unknown command /nope" in out
     assert "Sources: [1] " in out
+
+
+def test_a_damaged_index_is_one_line_with_the_fix(
+    tmp_path: Path, fake_models: RecordingChatModel
+) -> None:
+    from retrievers.snapshots import current_snapshot
+
+    _ingest(tmp_path)
+    vectors = current_snapshot(Path("data/index")) / "index.faiss"
+    vectors.write_bytes(vectors.read_bytes()[:100])
+    result = runner.invoke(cli, ["ask", "backup", "--retrieve-only"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: index at ")
+    assert "is damaged: index.faiss is unreadable" in result.stderr
+    assert result.stderr.strip().endswith("run `rag ingest --rebuild PATH`")
+    assert len(result.stderr.strip().splitlines()) == 1
+    rebuilt = runner.invoke(cli, ["ingest", "--rebuild", str(tmp_path / "docs")])
+    assert rebuilt.exit_code == 0
+    assert runner.invoke(cli, ["ask", "backup", "--retrieve-only"]).exit_code == 0
+
+
+def test_unexpected_errors_are_one_line_unless_debugging(
+    tmp_path: Path, fake_models: RecordingChatModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.api
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(app.api, "ingest_paths", explode)
+    root = write_files(tmp_path / "docs", {"a.md": "alpha"})
+    result = runner.invoke(cli, ["ingest", str(root)])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: unexpected ZeroDivisionError: boom (run with --debug for the traceback)"
+    )
+    debug = runner.invoke(cli, ["--debug", "ingest", str(root)])
+    assert isinstance(debug.exception, ZeroDivisionError)
