@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.answers import Answer, Source
-from app.errors import ProviderError
+from app.errors import ProviderError, RagError
 from app.ingest import IngestOptions, IngestReport, Progress, ingest_paths
 from app.loading import SkipHandler
+from app.ollama import explain_client_error
 from app.providers import LlmChoice, build_embeddings, build_llm, choose_llm
 from app.settings import Settings, load_settings
 from retrievers.snapshots import current_snapshot, index_size_bytes
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from retrievers.vector_index import VectorIndex
 
 Notify = Callable[[str], None]
+Explain = Callable[[BaseException], str | None]
 
 
 def notify_stderr(message: str) -> None:
@@ -113,17 +115,29 @@ class Rag:
     ) -> IngestReport:
         """Index files and folders; unchanged files keep their vectors."""
         items = [paths] if isinstance(paths, str | Path) else list(paths)
-        report = ingest_paths(
+        with provider_errors(self._explain):
+            report = self._ingest_items(
+                items, options or IngestOptions(rebuild=rebuild), on_skip, on_progress
+            )
+        self._index = None
+        return report
+
+    def _ingest_items(
+        self,
+        items: list[str | Path],
+        options: IngestOptions,
+        on_skip: SkipHandler | None,
+        on_progress: Progress | None,
+    ) -> IngestReport:
+        return ingest_paths(
             [Path(p) for p in items],
             self.settings,
             lambda: self.embeddings,
-            options=options or IngestOptions(rebuild=rebuild),
+            options=options,
             on_skip=on_skip
             or (lambda skipped: self._notify(f"warning: skipped {skipped.path}: {skipped.reason}")),
             on_progress=on_progress,
         )
-        self._index = None
-        return report
 
     def index(self) -> VectorIndex:
         """The live index, reloaded when an ingest has published a new snapshot."""
@@ -146,7 +160,9 @@ class Rag:
 
     def retrieve(self, question: str, k: int | None = None) -> list[Source]:
         """The ``k`` chunks closest to the question, best first; no answer model involved."""
-        return [Source.from_document(doc) for doc in self.retriever(k).invoke(question)]
+        retriever = self.retriever(k)
+        with provider_errors(self._explain):
+            return [Source.from_document(doc) for doc in retriever.invoke(question)]
 
     def ask(self, question: str, k: int | None = None) -> Answer:
         """Answer from the documents, with the sources used."""
@@ -160,22 +176,41 @@ class Rag:
         retriever = self.retriever(k)
         llm = self.llm
         if llm is None:
-            docs = retriever.invoke(question)
-            return AnswerStream(question, iter([{"docs": docs}]), self.llm_label)
+            with provider_errors(self._explain):
+                docs = retriever.invoke(question)
+            return AnswerStream(question, iter([{"docs": docs}]), self.llm_label, self._explain)
         from chains.qa import build_qa_chain
 
         chain = build_qa_chain(retriever, llm, min_score=self.settings.min_score)
-        return AnswerStream(question, chain.stream(question), self.llm_label)
+        return AnswerStream(question, chain.stream(question), self.llm_label, self._explain)
+
+    def _explain(self, error: BaseException) -> str | None:
+        """One line for a provider failure (Ollama, network), or None for other errors."""
+        uses_ollama = self._llm_choice is not None and self._llm_choice.provider == "ollama"
+        model = self._llm_choice.model if uses_ollama and self._llm_choice else ""
+        explained = explain_client_error(
+            error, self.settings.ollama_host, model or self.settings.embed_model
+        )
+        if explained is not None and not uses_ollama and self.settings.embed_provider != "ollama":
+            return f"the answer model {self.llm_label} failed: {error}"
+        return explained
 
 
 class AnswerStream(Iterator[str]):
     """Iterates over answer text pieces from the chain and assembles the final Answer."""
 
-    def __init__(self, question: str, chunks: Iterator[dict[str, Any]], llm_label: str) -> None:
+    def __init__(
+        self,
+        question: str,
+        chunks: Iterator[dict[str, Any]],
+        llm_label: str,
+        explain: Explain = lambda error: None,
+    ) -> None:
         """Wrap the chunks of ``build_qa_chain(...).stream(question)``."""
         self.question = question
         self._chunks = chunks
         self._llm_label = llm_label
+        self._explain = explain
         self._docs: list[Document] = []
         self._pieces: list[str] = []
         self._done = False
@@ -183,7 +218,7 @@ class AnswerStream(Iterator[str]):
     def __next__(self) -> str:
         """The next piece of answer text."""
         while True:
-            with _answer_model_errors(self._llm_label):
+            with provider_errors(self._explain):
                 chunk = next(self._chunks, None)
             if chunk is None:
                 self._done = True
@@ -211,18 +246,17 @@ class AnswerStream(Iterator[str]):
 
 
 @contextmanager
-def _answer_model_errors(label: str) -> Iterator[None]:
-    """Turn network failures of the answer model into one-line ``ProviderError``s."""
+def provider_errors(explain: Explain) -> Iterator[None]:
+    """Turn failures of models and services into one-line ``ProviderError``s."""
     try:
         yield
-    except (ConnectionError, TimeoutError) as error:
-        raise ProviderError(f"the answer model {label} failed: {error}") from error
-    except Exception as error:
-        if type(error).__module__.split(".")[0] in ("httpx", "httpcore", "ollama"):
-            raise ProviderError(
-                f"the answer model {label} failed: {str(error) or type(error).__name__}"
-            ) from error
+    except RagError:
         raise
+    except Exception as error:
+        message = explain(error)
+        if message is None:
+            raise
+        raise ProviderError(message) from error
 
 
 def index_status(settings: Settings) -> IndexStatus:

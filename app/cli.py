@@ -257,6 +257,30 @@ def status(
     guarded(run, state.debug)
 
 
+@cli.command()
+def doctor(
+    ctx: typer.Context,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check everything answering depends on; exit 1 when something blocks it."""
+    state: CliState = ctx.obj
+
+    def run() -> int:
+        from app.doctor import exit_code, render_table, run_checks, to_json
+        from app.settings import load_settings
+
+        checks = run_checks(load_settings(state.overrides, env_file=state.env_file))
+        if json_output:
+            typer.echo(json.dumps(to_json(checks), ensure_ascii=False))
+        else:
+            typer.echo(render_table(checks))
+        return exit_code(checks)
+
+    code = guarded(run, state.debug)
+    if code:
+        raise typer.Exit(code)
+
+
 def print_sources(answer: Answer) -> None:
     """The sources of an answer, numbered as the answer cites them."""
     if not answer.sources:

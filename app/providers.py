@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.errors import ProviderError
-from app.network import is_loopback_url
+from app.network import route_directly, socks_support_missing
+from app.ollama import OllamaStatus, require_model
+from app.ollama import probe as ollama_probe
 from app.settings import (
     DEFAULT_HF_EMBED_MODEL,
     DEFAULT_LLAMACPP_MODEL,
@@ -64,6 +66,13 @@ def embedded_gguf_path() -> Path:
     return folder / SMOLLM2_GGUF
 
 
+def gguf_path(model: str) -> Path:
+    """The GGUF file of a llamacpp model setting: the embedded SmolLM2, or the given path."""
+    if model == DEFAULT_LLAMACPP_MODEL:
+        return embedded_gguf_path()
+    return Path(model).expanduser()
+
+
 def is_gguf_path(name: str) -> bool:
     """True when the model setting names a GGUF file rather than an Ollama model."""
     return name.lower().endswith(".gguf") or Path(name).expanduser().is_file()
@@ -71,11 +80,35 @@ def is_gguf_path(name: str) -> bool:
 
 def build_embeddings(settings: Settings) -> Embeddings:
     """The embedding model of the settings, loaded once per process."""
-    return _cached_embeddings(settings.embed_provider, settings.embed_model, settings.ollama_host)
+    if settings.embed_provider == "ollama":
+        prepare_ollama(settings)
+        require_model(
+            settings.ollama_host,
+            settings.embed_model,
+            max(settings.ollama_timeout, 2.0),
+            "RAG_EMBED_MODEL",
+        )
+    return _cached_embeddings(
+        settings.embed_provider,
+        settings.embed_model,
+        settings.ollama_host,
+        settings.ollama_keep_alive,
+    )
+
+
+def prepare_ollama(settings: Settings) -> None:
+    """Before any Ollama client exists: route the host around proxies, check SOCKS support."""
+    route_directly(settings.ollama_host, settings.ollama_bypass_proxy)
+    variable = socks_support_missing()
+    if variable is not None:
+        raise ProviderError(
+            f"{variable} names a SOCKS proxy but httpx's SOCKS support is missing: "
+            'run `pip install "httpx[socks]"`'
+        )
 
 
 @lru_cache(maxsize=4)
-def _cached_embeddings(provider: str, model: str, ollama_host: str) -> Embeddings:
+def _cached_embeddings(provider: str, model: str, ollama_host: str, keep_alive: int) -> Embeddings:
     match provider:
         case "huggingface":
             HuggingFaceEmbeddings = _import(
@@ -96,7 +129,9 @@ def _cached_embeddings(provider: str, model: str, ollama_host: str) -> Embedding
                 ) from error
         case "ollama":
             OllamaEmbeddings = _import("langchain_ollama", "OllamaEmbeddings", "langchain-ollama")
-            return OllamaEmbeddings(model=model, base_url=ollama_host)  # type: ignore[no-any-return]
+            return OllamaEmbeddings(  # type: ignore[no-any-return]
+                model=model, base_url=ollama_host, keep_alive=keep_alive
+            )
         case _:
             raise ProviderError(f"unknown embedding provider {provider!r}")
 
@@ -116,7 +151,7 @@ class LlmChoice:
 
 
 def choose_llm(
-    settings: Settings, probe: Callable[[str], list[str] | str] | None = None
+    settings: Settings, probe: Callable[[str, float], OllamaStatus] | None = None
 ) -> LlmChoice:
     """Resolve ``auto``: Ollama when it answers and has the model, else the embedded model."""
     model = settings.llm_model
@@ -132,13 +167,14 @@ def choose_llm(
     if model and is_gguf_path(model):
         return LlmChoice("llamacpp", model, "RAG_LLM_MODEL is a GGUF file")
     wanted = model or DEFAULT_OLLAMA_LLM_MODEL
-    found = (probe or probe_ollama_models)(settings.ollama_host)
-    if isinstance(found, str):
-        reason = f"Ollama not reachable at {settings.ollama_host}: {found}"
-    elif any(_same_ollama_model(wanted, name) for name in found):
+    prepare_ollama(settings)
+    status = (probe or ollama_probe)(settings.ollama_host, settings.ollama_timeout)
+    if not status.reachable:
+        reason = status.summary
+    elif status.has(wanted):
         return LlmChoice("ollama", wanted, f"Ollama at {settings.ollama_host} has {wanted}")
     else:
-        reason = f"Ollama has no model {wanted} (`ollama pull {wanted}`)"
+        reason = f"Ollama has no model {wanted}: `ollama pull {wanted}` to use it"
     return LlmChoice("llamacpp", DEFAULT_LLAMACPP_MODEL, reason)
 
 
@@ -150,15 +186,12 @@ def build_llm(settings: Settings, choice: LlmChoice) -> BaseChatModel | None:
         case "llamacpp":
             from app.llamacpp import LlamaCppChat
 
-            if choice.model == DEFAULT_LLAMACPP_MODEL:
-                path = embedded_gguf_path()
-            else:
-                path = Path(choice.model).expanduser()
-                if not path.is_file():
-                    raise ProviderError(
-                        f"RAG_LLM_MODEL={choice.model} is not a GGUF file: give the path of a "
-                        "chat model in GGUF format, or leave it empty for the embedded model"
-                    )
+            path = gguf_path(choice.model)
+            if not path.is_file():
+                raise ProviderError(
+                    f"RAG_LLM_MODEL={choice.model} is not a GGUF file: give the path of a "
+                    "chat model in GGUF format, or leave it empty for the embedded model"
+                )
             return LlamaCppChat(
                 model_path=str(path),
                 n_ctx=settings.llm_ctx,
@@ -167,40 +200,24 @@ def build_llm(settings: Settings, choice: LlmChoice) -> BaseChatModel | None:
             )
         case "ollama":
             ChatOllama = _import("langchain_ollama", "ChatOllama", "langchain-ollama")
+            prepare_ollama(settings)
+            if settings.llm_provider == "ollama":
+                require_model(
+                    settings.ollama_host,
+                    choice.model,
+                    max(settings.ollama_timeout, 2.0),
+                    "RAG_LLM_MODEL",
+                )
             return ChatOllama(  # type: ignore[no-any-return]
                 model=choice.model,
                 base_url=settings.ollama_host,
                 temperature=settings.llm_temperature,
                 num_ctx=settings.llm_ctx,
                 num_predict=settings.llm_max_tokens,
+                keep_alive=settings.ollama_keep_alive,
             )
         case _:
             raise ProviderError(f"unknown answer model provider {choice.provider!r}")
-
-
-def probe_ollama_models(base_url: str, timeout: float = 1.0) -> list[str] | str:
-    """Names of the models Ollama has, or a short reason why it could not be asked."""
-    import httpx
-
-    try:
-        with httpx.Client(timeout=timeout, trust_env=not is_loopback_url(base_url)) as client:
-            response = client.get(f"{base_url}/api/tags")
-    except httpx.TimeoutException:
-        return f"no answer within {timeout:g} s"
-    except httpx.ConnectError:
-        return "nothing is listening there (start it with `ollama serve`)"
-    except httpx.HTTPError as error:
-        return _first_line(error) or type(error).__name__
-    if response.status_code != 200:
-        return f"HTTP {response.status_code} from /api/tags"
-    try:
-        return [str(item["name"]) for item in response.json().get("models", [])]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return "/api/tags did not answer like Ollama"
-
-
-def _same_ollama_model(wanted: str, name: str) -> bool:
-    return name == wanted or (":" not in wanted and name == f"{wanted}:latest")
 
 
 def _import(module: str, attribute: str, package: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -76,6 +77,25 @@ def _number(low: float, high: float) -> Callable[[str, str], float]:
         return value
 
     return parse
+
+
+def _flag(env: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{env} must be one of 1, 0, true, false, yes, no; got {raw!r}")
+
+
+def _duration(env: str, raw: str) -> int:
+    """Seconds from ``300``, ``30s``, ``5m``, ``1h`` or ``-1`` (Ollama's keep_alive forms)."""
+    match = re.fullmatch(r"\s*(-?\d+)\s*([smh]?)\s*", raw)
+    if match is None:
+        raise ConfigError(
+            f"{env} must be seconds or a duration like 30s, 5m, 1h or -1; got {raw!r}"
+        )
+    return int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
 
 
 def _ollama_host(env: str, raw: str) -> str:
@@ -188,6 +208,27 @@ SPECS: tuple[SettingSpec, ...] = (
         "Ollama service: host, host:port or URL, as Ollama itself accepts.",
         _ollama_host,
     ),
+    SettingSpec(
+        "ollama_timeout",
+        "RAG_OLLAMA_TIMEOUT",
+        "1.0",
+        "Seconds to wait for Ollama to answer a probe before using the embedded model.",
+        _number(0.1, 120.0),
+    ),
+    SettingSpec(
+        "ollama_keep_alive",
+        "RAG_OLLAMA_KEEP_ALIVE",
+        "5m",
+        "How long Ollama keeps the model loaded after a request (30s, 5m, 1h; -1 = always).",
+        _duration,
+    ),
+    SettingSpec(
+        "ollama_bypass_proxy",
+        "RAG_OLLAMA_BYPASS_PROXY",
+        "0",
+        "1 = reach a remote Ollama host directly too (a local one always is).",
+        _flag,
+    ),
 )
 
 SPEC_BY_FIELD = {spec.field: spec for spec in SPECS}
@@ -211,6 +252,9 @@ class Settings:
     min_score: float
     max_file_mb: int
     ollama_host: str
+    ollama_timeout: float
+    ollama_keep_alive: int
+    ollama_bypass_proxy: bool
     origins: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
 
     def origin(self, field_name: str) -> str:
