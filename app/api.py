@@ -7,14 +7,14 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from app.answers import Answer, Source
 from app.errors import ProviderError, RagError
 from app.ingest import IngestOptions, IngestReport, Progress, ingest_paths
 from app.loading import SkipHandler
 from app.ollama import explain_client_error
-from app.providers import LlmChoice, build_embeddings, build_llm, choose_llm
+from app.providers import LlmChoice, build_embeddings, build_llm, choose_llm, reads_cjk
 from app.settings import Settings, load_settings
 from retrievers.snapshots import current_snapshot, index_size_bytes
 from retrievers.vector_index import read_manifest
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
 
-    from retrievers.dense import DenseRetriever
+    from retrievers.hybrid import HybridRetriever, Mode
     from retrievers.vector_index import VectorIndex
 
 Notify = Callable[[str], None]
@@ -150,12 +150,18 @@ class Rag:
             self._index, self._index_snapshot = index, snapshot
         return self._index
 
-    def retriever(self, k: int | None = None) -> DenseRetriever:
-        """A LangChain retriever over the live index."""
-        from retrievers.dense import DenseRetriever
+    def retriever(self, k: int | None = None, mode: str | None = None) -> HybridRetriever:
+        """A LangChain retriever over the live index (hybrid, dense or bm25)."""
+        from retrievers.hybrid import HybridRetriever
 
-        return DenseRetriever(
-            index=self.index(), embeddings=self.embeddings, k=k or self.settings.top_k
+        chosen = mode or self.settings.retrieval_mode
+        return HybridRetriever(
+            index=self.index(),
+            embeddings=self.embeddings if chosen != "bm25" else None,
+            k=k or self.settings.top_k,
+            mode=cast("Mode", chosen),
+            rrf_k=self.settings.rrf_k,
+            dense_reads_cjk=reads_cjk(self.settings.embed_model),
         )
 
     def retrieve(self, question: str, k: int | None = None) -> list[Source]:

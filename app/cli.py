@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from app.answers import Answer, Source
     from app.api import Rag
     from app.loading import SkippedFile
+    from retrievers.hybrid import Mode
 
 cli = typer.Typer(
     name="rag",
@@ -279,6 +280,49 @@ def doctor(
     code = guarded(run, state.debug)
     if code:
         raise typer.Exit(code)
+
+
+@cli.command(name="eval")
+def evaluate(
+    ctx: typer.Context,
+    dataset: Annotated[
+        Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.")
+    ],
+    mode: Annotated[
+        str, typer.Option("--mode", help="hybrid, dense, bm25, or all three.")
+    ] = "hybrid",
+    index: Annotated[
+        Path | None, typer.Option("--index", help="Keep (and reuse) the corpus index here.")
+    ] = None,
+    chunk_size: Annotated[
+        int | None, typer.Option("--chunk-size", help="[env: RAG_CHUNK_SIZE]")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Measure retrieval on a BEIR dataset: nDCG@10, Recall@10, Recall@100, MRR@10."""
+    state: CliState = ctx.obj
+    modes = ["hybrid", "dense", "bm25"] if mode == "all" else [mode]
+    if any(m not in ("hybrid", "dense", "bm25") for m in modes):
+        raise typer.BadParameter("use hybrid, dense, bm25 or all", param_hint="--mode")
+    if not dataset.is_dir():
+        raise typer.BadParameter(f"{dataset} is not a folder", param_hint="DATASET")
+
+    def run() -> None:
+        from app.evaluation import evaluate_retrieval
+
+        rag = state.rag(chunk_size=chunk_size)
+        with _progress_bar() as progress:
+            chosen = cast("list[Mode]", modes)
+            reports = evaluate_retrieval(
+                dataset, rag.settings, rag.embeddings, chosen, index, progress
+            )
+        if json_output:
+            typer.echo(json.dumps([report.__dict__ for report in reports]))
+            return
+        for report in reports:
+            typer.echo(report.table())
+
+    guarded(run, state.debug)
 
 
 def print_sources(answer: Answer) -> None:

@@ -21,7 +21,7 @@ from app.loading import LoadedFile, SkipHandler, SkippedFile, check_paths, load_
 from app.settings import Settings
 from app.splitting import split_documents
 from retrievers.manifest import EmbeddingSpec, FileEntry
-from retrievers.vector_index import ChunkRecord, VectorIndex, Vectors
+from retrievers.vector_index import ChunkRecord, VectorIndex, Vectors, search_text
 from retrievers.writer_lock import writer_lock
 
 if TYPE_CHECKING:
@@ -89,6 +89,7 @@ def chunking_of(settings: Settings) -> dict[str, Any]:
         "splitter": "recursive-character",
         "chunk_size": settings.chunk_size,
         "chunk_overlap": settings.chunk_overlap,
+        "context": settings.chunk_context,
     }
 
 
@@ -167,8 +168,10 @@ def _ingest_locked(
         settings.chunk_overlap,
     )
     new_records = [ChunkRecord(str(c.id), c.page_content, dict(c.metadata)) for c in chunks]
+    with_title = chunking["context"] == "title"
+    texts = [search_text(record, with_title) for record in new_records]
     new_vectors = (
-        embed_texts(_resolve(embeddings), [r.text for r in new_records], on_progress)
+        embed_texts(_resolve(embeddings), texts, on_progress)
         if new_records
         else np.zeros((0, 0), dtype=np.float32)
     )

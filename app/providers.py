@@ -73,6 +73,15 @@ def gguf_path(model: str) -> Path:
     return Path(model).expanduser()
 
 
+MULTILINGUAL_MARKERS = ("multilingual", "bge-m3", "-zh", "chinese", "m3e", "text2vec", "labse")
+
+
+def reads_cjk(embedding_model: str) -> bool:
+    """Whether an embedding model is known to read Chinese, Japanese or Korean text."""
+    name = embedding_model.lower()
+    return any(marker in name for marker in MULTILINGUAL_MARKERS)
+
+
 def is_gguf_path(name: str) -> bool:
     """True when the model setting names a GGUF file rather than an Ollama model."""
     return name.lower().endswith(".gguf") or Path(name).expanduser().is_file()

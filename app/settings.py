@@ -185,6 +185,27 @@ SPECS: tuple[SettingSpec, ...] = (
         _integer(0, 10000),
     ),
     SettingSpec(
+        "chunk_context",
+        "RAG_CHUNK_CONTEXT",
+        "title",
+        "What to put before each chunk for embedding and BM25: title (the document title) or none.",
+        _choice("title", "none"),
+    ),
+    SettingSpec(
+        "retrieval_mode",
+        "RAG_RETRIEVAL_MODE",
+        "hybrid",
+        "Retrieval: hybrid (dense + BM25, fused), dense (embeddings only) or bm25 (words only).",
+        _choice("hybrid", "dense", "bm25"),
+    ),
+    SettingSpec(
+        "rrf_k",
+        "RAG_RRF_K",
+        "60",
+        "Reciprocal rank fusion constant: higher values flatten the ranks' weights.",
+        _integer(1, 1000),
+    ),
+    SettingSpec(
         "top_k", "RAG_TOP_K", "4", "How many chunks to retrieve for a question.", _integer(1, 100)
     ),
     SettingSpec(
@@ -248,6 +269,9 @@ class Settings:
     llm_temperature: float
     chunk_size: int
     chunk_overlap: int
+    chunk_context: str
+    retrieval_mode: str
+    rrf_k: int
     top_k: int
     min_score: float
     max_file_mb: int

@@ -40,8 +40,16 @@ def format_docs(docs: Sequence[Document]) -> str:
 
 
 def keep_relevant(docs: Sequence[Document], min_score: float) -> list[Document]:
-    """Drop chunks whose similarity score is below ``min_score`` (unscored chunks stay)."""
-    return [doc for doc in docs if float(doc.metadata.get("score", 1.0)) >= min_score]
+    """Keep chunks close enough in meaning (``score`` >= ``min_score``) or in words.
+
+    ``lexical_match`` (most query words occur in the chunk) rescues text the embedding
+    model cannot read, such as Chinese under an English model. Unscored chunks stay.
+    """
+    return [
+        doc
+        for doc in docs
+        if float(doc.metadata.get("score", 1.0)) >= min_score or doc.metadata.get("lexical_match")
+    ]
 
 
 def build_answer_chain(

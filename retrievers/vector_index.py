@@ -20,6 +20,7 @@ import numpy.typing as npt
 from retrievers.errors import IndexDamagedError, IndexMismatchError
 from retrievers.manifest import EmbeddingSpec, FileEntry, Manifest
 from retrievers.snapshots import current_snapshot, publish_snapshot
+from retrievers.sparse import SPARSE_FOLDER, SparseIndex
 
 if TYPE_CHECKING:
     import faiss
@@ -48,6 +49,14 @@ class SearchHit:
     score: float
 
 
+def search_text(record: ChunkRecord, with_title: bool) -> str:
+    """What is embedded and BM25-indexed for a chunk: its title (when asked) and its text."""
+    title = str(record.metadata.get("title") or "")
+    if with_title and title and not record.text.lstrip().startswith(title):
+        return f"{title}\n\n{record.text}"
+    return record.text
+
+
 def normalize(vectors: Sequence[Sequence[float]] | Sequence[float] | Vectors) -> Vectors:
     """Return float32 rows scaled to unit length (zero rows stay zero)."""
     array = np.asarray(vectors, dtype=np.float32)
@@ -69,14 +78,16 @@ class VectorIndex:
         vector_store: faiss.Index,
         files: Sequence[FileEntry],
         created_at: str | None = None,
+        sparse: SparseIndex | None = None,
     ) -> None:
-        """Wrap a FAISS index whose row i is the vector of ``records[i]``."""
+        """Wrap a FAISS index whose row i is the vector of ``records[i]`` (and BM25 row i)."""
         self.embedding = embedding
         self.chunking = dict(chunking)
         self.records: list[ChunkRecord] = list(records)
         self.files: tuple[FileEntry, ...] = tuple(files)
         self.created_at = created_at or datetime.now(UTC).isoformat(timespec="seconds")
         self._faiss = vector_store
+        self.sparse = sparse
 
     @classmethod
     def from_vectors(
@@ -100,7 +111,9 @@ class VectorIndex:
         store = faiss.IndexFlatIP(embedding.dimension)
         if len(records):
             store.add(normalize(vectors))
-        return cls(embedding, chunking, records, store, files)
+        with_title = chunking.get("context") == "title"
+        sparse = SparseIndex.build([search_text(r, with_title) for r in records])
+        return cls(embedding, chunking, records, store, files, sparse=sparse)
 
     @property
     def manifest(self) -> Manifest:
@@ -131,14 +144,22 @@ class VectorIndex:
                 f"the query embedding has {query.shape[1]} dimensions but the index was built "
                 f"with {self.embedding.label}; use that model or run `rag ingest --rebuild PATH`"
             )
+        return [SearchHit(self.records[row], score) for row, score in self.dense_rows(query, k)]
+
+    def dense_rows(self, query_vector: Vectors, k: int) -> list[tuple[int, float]]:
+        """Up to ``k`` (row, cosine) pairs for a normalised query, best first."""
         if not self.records or k <= 0:
             return []
-        scores, positions = self._faiss.search(query, min(k, len(self.records)))
+        scores, positions = self._faiss.search(query_vector, min(k, len(self.records)))
         return [
-            SearchHit(self.records[int(position)], float(score))
+            (int(position), float(score))
             for score, position in zip(scores[0], positions[0], strict=True)
             if position >= 0
         ]
+
+    def cosine(self, query_vector: Vectors, row: int) -> float:
+        """Cosine similarity of a normalised query with one stored chunk."""
+        return float(np.dot(self._faiss.reconstruct(row), query_vector[0]))
 
     def check_embedding(self, provider: str, model: str) -> None:
         """Refuse to serve queries embedded by another model than the index was built with."""
@@ -162,6 +183,8 @@ class VectorIndex:
                 line = {"id": record.id, "text": record.text, "metadata": record.metadata}
                 # ASCII JSON carries any file name, even undecodable bytes, through a round trip.
                 handle.write(json.dumps(line) + "\n")
+        if self.sparse is not None:
+            self.sparse.save(folder)
         (folder / MANIFEST_FILE).write_text(self.manifest.to_json() + "\n", encoding="utf-8")
 
     @classmethod
@@ -183,6 +206,7 @@ class VectorIndex:
                 f"vectors have {vectors.d} dimensions, manifest says "
                 f"{manifest.embedding.dimension}",
             )
+        sparse = _read_sparse(index_dir, snapshot, len(records))
         return cls(
             manifest.embedding,
             manifest.chunking,
@@ -190,6 +214,7 @@ class VectorIndex:
             vectors,
             manifest.files,
             manifest.created_at,
+            sparse,
         )
 
 
@@ -233,6 +258,18 @@ def _read_vectors(index_dir: Path, path: Path) -> faiss.Index:
     except RuntimeError as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
         raise _damaged(index_dir, f"{VECTORS_FILE} is unreadable ({reason})") from error
+
+
+def _read_sparse(index_dir: Path, snapshot: Path, rows: int) -> SparseIndex | None:
+    if not (snapshot / SPARSE_FOLDER).is_dir():
+        return None
+    try:
+        sparse = SparseIndex.load(snapshot)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise _damaged(index_dir, f"the BM25 index is unreadable ({error})") from error
+    if sparse.size != rows:
+        raise _damaged(index_dir, f"the BM25 index has {sparse.size} rows, the docstore {rows}")
+    return sparse
 
 
 def _damaged(index_dir: Path, reason: str) -> IndexDamagedError:

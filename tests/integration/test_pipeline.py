@@ -108,6 +108,7 @@ def test_no_pickle_anywhere(sample_index: Path) -> None:
     assert not [p for p in files if p.suffix in (".pkl", ".pickle")]
     snapshot = current_snapshot(sample_index)
     assert sorted(p.name for p in snapshot.iterdir()) == [
+        "bm25",
         "docstore.jsonl",
         "index.faiss",
         "manifest.json",

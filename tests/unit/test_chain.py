@@ -10,7 +10,7 @@ from chains.qa import (
     format_docs,
     keep_relevant,
 )
-from retrievers.dense import DenseRetriever
+from retrievers.hybrid import HybridRetriever
 from retrievers.manifest import EmbeddingSpec
 from retrievers.vector_index import ChunkRecord, VectorIndex
 from tests.unit.conftest import RecordingChatModel
@@ -22,7 +22,7 @@ TEXTS = [
 ]
 
 
-def _retriever(embeddings: DeterministicFakeEmbedding, k: int = 2) -> DenseRetriever:
+def _retriever(embeddings: DeterministicFakeEmbedding, k: int = 2) -> HybridRetriever:
     records = [
         ChunkRecord(f"c{i}", text, {"source": f"doc{i}.md", "page": None if i else 3, "chunk": 0})
         for i, text in enumerate(TEXTS)
@@ -30,7 +30,7 @@ def _retriever(embeddings: DeterministicFakeEmbedding, k: int = 2) -> DenseRetri
     vectors = np.asarray(embeddings.embed_documents(TEXTS), dtype=np.float32)
     spec = EmbeddingSpec("fake", "deterministic", vectors.shape[1])
     index = VectorIndex.from_vectors(spec, {}, records, vectors, [])
-    return DenseRetriever(index=index, embeddings=embeddings, k=k)
+    return HybridRetriever(index=index, embeddings=embeddings, k=k, mode="dense")
 
 
 def test_format_docs_numbers_sources_with_location() -> None:

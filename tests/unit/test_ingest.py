@@ -48,6 +48,7 @@ def test_first_ingest_indexes_every_readable_file(
         "splitter": "recursive-character",
         "chunk_size": 200,
         "chunk_overlap": 20,
+        "context": "title",
     }
     assert "Indexed 3 files" in report.summary()
     assert "ignored 1 files of other types" in report.summary()

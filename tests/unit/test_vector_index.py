@@ -52,10 +52,12 @@ def test_scores_are_cosine_similarities() -> None:
 def test_snapshot_holds_no_pickle(tmp_path: Path) -> None:
     snapshot = _index().save(tmp_path / "idx")
     assert sorted(p.name for p in snapshot.iterdir()) == [
+        "bm25",
         "docstore.jsonl",
         "index.faiss",
         "manifest.json",
     ]
+    assert {p.suffix for p in (snapshot / "bm25").iterdir()} == {".json", ".npy"}
     manifest = json.loads((snapshot / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["embedding"] == {
         "provider": "huggingface",

@@ -1,0 +1,253 @@
+"""Retrieval evaluation on BEIR-format datasets: nDCG@10, Recall@10/100, MRR@10.
+
+Metric functions are pure; ``evaluate_retrieval`` indexes a corpus in a temporary folder
+with ragkit's own pipeline and times each stage.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from langchain_core.documents import Document
+
+from app.errors import InputPathError
+from app.ingest import chunking_of, embed_texts
+from app.settings import Settings
+from app.splitting import split_documents
+from retrievers.manifest import EmbeddingSpec
+from retrievers.vector_index import ChunkRecord, VectorIndex, search_text
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+    from retrievers.hybrid import Mode
+
+Qrels = Mapping[str, Mapping[str, int]]
+
+
+@dataclass(frozen=True)
+class BeirDataset:
+    """A corpus ({id: (title, text)}), queries ({id: text}) and relevance judgements."""
+
+    corpus: dict[str, tuple[str, str]]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def dcg(gains: Sequence[float]) -> float:
+    """Discounted cumulative gain: sum of gain / log2(rank + 1)."""
+    return sum(gain / math.log2(rank + 1) for rank, gain in enumerate(gains, start=1))
+
+
+def ndcg_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int = 10) -> float:
+    """nDCG@k with graded relevance; 1.0 is the ideal order."""
+    ideal = dcg(sorted((float(g) for g in relevant.values() if g > 0), reverse=True)[:k])
+    if ideal == 0:
+        return 0.0
+    return dcg([float(relevant.get(doc, 0)) for doc in ranked[:k]]) / ideal
+
+
+def recall_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int) -> float:
+    """Share of the relevant documents found in the first ``k``."""
+    wanted = {doc for doc, gain in relevant.items() if gain > 0}
+    if not wanted:
+        return 0.0
+    return len(wanted & set(ranked[:k])) / len(wanted)
+
+
+def mrr_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int = 10) -> float:
+    """Reciprocal rank of the first relevant document within ``k`` (0 when none)."""
+    for rank, doc in enumerate(ranked[:k], start=1):
+        if relevant.get(doc, 0) > 0:
+            return 1.0 / rank
+    return 0.0
+
+
+def score_rankings(rankings: Mapping[str, Sequence[str]], qrels: Qrels) -> dict[str, float]:
+    """Mean metrics over the judged queries (a query with no ranking scores zero)."""
+    judged = [qid for qid, relevant in qrels.items() if any(g > 0 for g in relevant.values())]
+    if not judged:
+        return {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
+    totals = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
+    for qid in judged:
+        ranked, relevant = rankings.get(qid, []), qrels[qid]
+        totals["ndcg@10"] += ndcg_at_k(ranked, relevant, 10)
+        totals["recall@10"] += recall_at_k(ranked, relevant, 10)
+        totals["recall@100"] += recall_at_k(ranked, relevant, 100)
+        totals["mrr@10"] += mrr_at_k(ranked, relevant, 10)
+    return {name: total / len(judged) for name, total in totals.items()}
+
+
+def load_beir(folder: Path, split: str = "test") -> BeirDataset:
+    """Read corpus.jsonl, queries.jsonl (plain or .gz) and qrels/SPLIT.tsv."""
+    corpus = {
+        str(row["_id"]): (str(row.get("title") or ""), str(row.get("text") or ""))
+        for row in _jsonl(folder, "corpus.jsonl")
+    }
+    queries = {str(row["_id"]): str(row["text"]) for row in _jsonl(folder, "queries.jsonl")}
+    qrels: dict[str, dict[str, int]] = {}
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    if not qrels_path.is_file():
+        raise InputPathError(f"no relevance judgements at {qrels_path}")
+    with open(qrels_path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle):
+            parts = line.rstrip("\n").split("\t")
+            if number == 0 and not parts[-1].lstrip("-").isdigit():
+                continue
+            if len(parts) >= 3:
+                qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    return BeirDataset(corpus, {q: t for q, t in queries.items() if q in qrels}, qrels)
+
+
+def _jsonl(folder: Path, name: str) -> Iterator[dict[str, Any]]:
+    plain, packed = folder / name, folder / f"{name}.gz"
+    handle: IO[str]
+    if plain.is_file():
+        handle = open(plain, encoding="utf-8")  # noqa: SIM115 - closed below
+    elif packed.is_file():
+        handle = gzip.open(packed, "rt", encoding="utf-8")  # noqa: SIM115 - closed below
+    else:
+        raise InputPathError(f"no {name} or {name}.gz in {folder}")
+    with handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+@dataclass
+class EvalReport:
+    """Metrics and the seconds each stage took."""
+
+    mode: str
+    documents: int
+    chunks: int
+    queries: int
+    metrics: dict[str, float]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def table(self) -> str:
+        """The report as a small aligned table."""
+        lines = [
+            f"mode {self.mode}: {self.documents} documents, {self.chunks} chunks, "
+            f"{self.queries} queries",
+            *(f"  {name:<11} {value:.4f}" for name, value in self.metrics.items()),
+            *(f"  {name + ' s':<11} {value:.1f}" for name, value in self.seconds.items()),
+        ]
+        return "\n".join(lines)
+
+
+def build_eval_index(
+    dataset: BeirDataset,
+    settings: Settings,
+    embeddings: Embeddings,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> VectorIndex:
+    """Index the corpus with ragkit's splitter, chunk context, embeddings and BM25."""
+    documents = [
+        Document(
+            page_content=text,
+            metadata={
+                "source": doc_id,
+                "path": doc_id,
+                "title": title,
+                "page": None,
+                "content_hash": doc_id,
+            },
+        )
+        for doc_id, (title, text) in dataset.corpus.items()
+        if text.strip() or title.strip()
+    ]
+    chunks = split_documents(documents, settings.chunk_size, settings.chunk_overlap)
+    records = [ChunkRecord(str(c.id), c.page_content, dict(c.metadata)) for c in chunks]
+    chunking = chunking_of(settings)
+    with_title = chunking["context"] == "title"
+    vectors = embed_texts(embeddings, [search_text(r, with_title) for r in records], on_progress)
+    spec = EmbeddingSpec(settings.embed_provider, settings.embed_model, int(vectors.shape[1]))
+    return VectorIndex.from_vectors(spec, chunking, records, vectors, [])
+
+
+def evaluate_retrieval(
+    dataset_dir: Path,
+    settings: Settings,
+    embeddings: Embeddings,
+    modes: Sequence[Mode],
+    index_dir: Path | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[EvalReport]:
+    """Index once (or load ``index_dir``), then rank every query under each mode."""
+    from app.providers import reads_cjk
+    from retrievers.hybrid import HybridRetriever
+
+    started = time.perf_counter()
+    dataset = load_beir(dataset_dir)
+    loaded = time.perf_counter()
+    index = _eval_index(dataset, settings, embeddings, index_dir, on_progress)
+    indexed = time.perf_counter()
+    reports = []
+    for mode in modes:
+        retriever = HybridRetriever(
+            index=index,
+            embeddings=embeddings,
+            k=100,
+            mode=mode,
+            candidates=200,
+            rrf_k=settings.rrf_k,
+            dense_reads_cjk=reads_cjk(settings.embed_model),
+        )
+        query_start = time.perf_counter()
+        rankings = {
+            qid: _documents_in_order(index, retriever, text)
+            for qid, text in dataset.queries.items()
+        }
+        seconds = {
+            "load": loaded - started,
+            "index": indexed - loaded,
+            "queries": time.perf_counter() - query_start,
+        }
+        reports.append(
+            EvalReport(
+                mode,
+                len(dataset.corpus),
+                len(index),
+                len(dataset.queries),
+                score_rankings(rankings, dataset.qrels),
+                seconds,
+            )
+        )
+    return reports
+
+
+def _eval_index(
+    dataset: BeirDataset,
+    settings: Settings,
+    embeddings: Embeddings,
+    index_dir: Path | None,
+    on_progress: Callable[[int, int], None] | None,
+) -> VectorIndex:
+    if index_dir is not None and (index_dir / "CURRENT").is_file():
+        return VectorIndex.load(index_dir)
+    index = build_eval_index(dataset, settings, embeddings, on_progress)
+    if index_dir is not None:
+        index.save(index_dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="ragkit-eval-") as folder:
+            index.save(Path(folder) / "index")
+    return index
+
+
+def _documents_in_order(index: VectorIndex, retriever: Any, query: str) -> list[str]:
+    """Document ids of the ranked chunks, each document at its best rank."""
+    seen: dict[str, None] = {}
+    for hit in retriever.rank(query, 200):
+        seen.setdefault(str(index.records[hit.row].metadata["source"]), None)
+        if len(seen) == 100:
+            break
+    return list(seen)

@@ -1,0 +1,134 @@
+"""Hybrid retrieval: dense (FAISS) and sparse (BM25) rankings fused by weighted RRF.
+
+Fusion must not fall below the better of its parts, so each ranking is weighted by what
+its retriever can see: an English embedding model is nearly blind on Chinese text, so its
+weight drops for CJK queries; BM25 gets no weight when no query word occurs anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from retrievers.sparse import cjk_share, tokenize
+from retrievers.vector_index import VectorIndex, normalize, search_text
+
+Mode = Literal["dense", "bm25", "hybrid"]
+MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
+CJK_QUERY_SHARE = 0.3
+BLIND_DENSE_WEIGHT = 0.1
+LEXICAL_MATCH_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class RankedRow:
+    """One result: index row, fused score, cosine similarity (None in bm25 mode), BM25 score."""
+
+    row: int
+    fused: float
+    cosine: float | None
+    bm25: float
+
+
+def fuse_rankings(
+    rankings: Sequence[Sequence[int]], weights: Sequence[float], rrf_k: float = 60.0
+) -> list[tuple[int, float]]:
+    """Weighted reciprocal rank fusion: each item scores sum(w / (rrf_k + rank)), best first."""
+    fused: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        if weight <= 0:
+            continue
+        for rank, item in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + weight / (rrf_k + rank)
+    return sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+def dense_weight_for(query: str, dense_reads_cjk: bool, weight: float) -> float:
+    """The dense ranking's weight: much lower for CJK queries an English model cannot read."""
+    if not dense_reads_cjk and cjk_share(query) >= CJK_QUERY_SHARE:
+        return weight * BLIND_DENSE_WEIGHT
+    return weight
+
+
+def lexical_coverage(query_tokens: set[str], text: str) -> float:
+    """Share of the query's distinct tokens that occur in ``text``."""
+    if not query_tokens:
+        return 0.0
+    return len(query_tokens & set(tokenize(text))) / len(query_tokens)
+
+
+class HybridRetriever(BaseRetriever):
+    """Dense, BM25 or fused retrieval over one ``VectorIndex``; the ragkit default."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: VectorIndex
+    embeddings: Embeddings | None = None
+    k: int = 4
+    mode: Mode = "hybrid"
+    candidates: int = 100
+    rrf_k: float = 60.0
+    dense_weight: float = 1.0
+    sparse_weight: float = 1.0
+    dense_reads_cjk: bool = False
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        return self.search(query)
+
+    def search(self, query: str) -> list[Document]:
+        """The ``k`` best chunks, with ``score`` (cosine), ``bm25`` and ``fused`` in metadata."""
+        ranked = self.rank(query, self.k)
+        query_tokens = set(tokenize(query))
+        with_title = self.index.chunking.get("context") == "title"
+        documents = []
+        for hit in ranked:
+            record = self.index.records[hit.row]
+            metadata: dict[str, Any] = {**record.metadata, "id": record.id}
+            if hit.cosine is not None:
+                metadata["score"] = hit.cosine
+            metadata["bm25"] = hit.bm25
+            metadata["fused"] = hit.fused
+            coverage = lexical_coverage(query_tokens, search_text(record, with_title))
+            metadata["lexical_match"] = coverage >= LEXICAL_MATCH_SHARE
+            documents.append(Document(page_content=record.text, metadata=metadata, id=record.id))
+        return documents
+
+    def rank(self, query: str, k: int) -> list[RankedRow]:
+        """The ``k`` best index rows for the query under this retriever's mode and weights."""
+        sparse = self.index.sparse
+        mode = self.mode if sparse is not None else "dense"
+        pool = max(self.candidates, k)
+        vector = None
+        if mode != "bm25":
+            if self.embeddings is None:
+                raise ValueError(f"retrieval mode {mode!r} needs an embedding model")
+            vector = normalize(self.embeddings.embed_query(query))
+        dense = self.index.dense_rows(vector, pool) if vector is not None else []
+        lexical = sparse.search(query, pool) if sparse is not None and mode != "dense" else []
+        dense_weight = dense_weight_for(query, self.dense_reads_cjk, self.dense_weight)
+        weights = (
+            dense_weight if mode != "bm25" else 0.0,
+            self.sparse_weight if mode != "dense" else 0.0,
+        )
+        fused = fuse_rankings(
+            [[row for row, _ in dense], [row for row, _ in lexical]], weights, self.rrf_k
+        )[:k]
+        cosines, bm25 = dict(dense), dict(lexical)
+        return [
+            RankedRow(
+                row,
+                score,
+                None if vector is None else cosines.get(row, self.index.cosine(vector, row)),
+                bm25.get(row, 0.0),
+            )
+            for row, score in fused
+        ]

@@ -1,0 +1,103 @@
+"""Metrics against hand-computed cases, fusion, tokenisation and the hybrid retriever."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from langchain_core.embeddings import DeterministicFakeEmbedding
+
+from app.evaluation import mrr_at_k, ndcg_at_k, recall_at_k, score_rankings
+from retrievers.hybrid import HybridRetriever, dense_weight_for, fuse_rankings
+from retrievers.manifest import EmbeddingSpec
+from retrievers.sparse import cjk_share, tokenize
+from retrievers.vector_index import ChunkRecord, VectorIndex
+
+
+def test_ndcg_by_hand() -> None:
+    assert ndcg_at_k(["d1", "d2", "d3"], {"d2": 1}) == pytest.approx(1 / math.log2(3))
+    both = ndcg_at_k(["d1", "d2", "d3"], {"d1": 1, "d3": 1})
+    assert both == pytest.approx(1.5 / (1 + 1 / math.log2(3)))  # 0.9197
+    graded = ndcg_at_k(["b", "a"], {"a": 2, "b": 1})
+    assert graded == pytest.approx((1 + 2 / math.log2(3)) / (2 + 1 / math.log2(3)))  # 0.8597
+    assert ndcg_at_k(["x"], {"d": 1}) == 0.0
+    assert ndcg_at_k(["d"], {}) == 0.0
+
+
+def test_recall_and_mrr_by_hand() -> None:
+    ranked = ["a", "b", "c", "d"]
+    relevant = {"b": 1, "d": 1, "z": 1}
+    assert recall_at_k(ranked, relevant, 2) == pytest.approx(1 / 3)
+    assert recall_at_k(ranked, relevant, 10) == pytest.approx(2 / 3)
+    assert mrr_at_k(ranked, relevant) == 0.5
+    assert mrr_at_k(ranked, {"z": 1}) == 0.0
+
+
+def test_scores_average_over_judged_queries() -> None:
+    qrels = {"q1": {"a": 1}, "q2": {"b": 1}}
+    scores = score_rankings({"q1": ["a"], "q2": ["x", "b"]}, qrels)
+    assert scores["mrr@10"] == pytest.approx((1 + 0.5) / 2)
+    assert scores["recall@100"] == 1.0
+
+
+def test_reciprocal_rank_fusion_by_hand() -> None:
+    fused = fuse_rankings([[1, 2, 3], [3, 4]], [1.0, 1.0], rrf_k=60)
+    assert [item for item, _ in fused] == [3, 1, 2, 4]
+    assert fused[0][1] == pytest.approx(1 / 63 + 1 / 61)
+    weighted = fuse_rankings([[1, 2], [2, 1]], [0.1, 1.0], rrf_k=60)
+    assert [item for item, _ in weighted] == [2, 1]
+    assert fuse_rankings([[1], [2]], [0.0, 1.0]) == [(2, pytest.approx(1 / 61))]
+
+
+def test_tokenize_stems_english_and_segments_chinese() -> None:
+    assert tokenize("The running models were imported") == ["run", "model", "import"]
+    chinese = tokenize("量化可以减少内存占用")
+    assert "量化" in chinese and "内存" in chinese
+    assert "q4_k_m" in tokenize("Q4_K_M quantisation")
+    assert cjk_share("7B模型需要多少内存") > 0.7
+    assert cjk_share("plain English") == 0.0
+
+
+def test_dense_weight_drops_for_chinese_with_an_english_model() -> None:
+    assert dense_weight_for("7B模型需要多少内存？", dense_reads_cjk=False, weight=1.0) == 0.1
+    assert dense_weight_for("7B模型需要多少内存？", dense_reads_cjk=True, weight=1.0) == 1.0
+    assert dense_weight_for("How much memory?", dense_reads_cjk=False, weight=1.0) == 1.0
+
+
+TEXTS = [
+    "Backups run nightly at 02:30 with restic to the NAS named vault.",
+    "Ollama listens on port 11434 unless OLLAMA_HOST says otherwise.",
+    "七十亿参数的模型在四位量化下大约需要五GB内存。",
+    "FAISS IndexFlatIP gives exact cosine search over normalized vectors.",
+]
+
+
+def _index(embeddings: DeterministicFakeEmbedding) -> VectorIndex:
+    records = [ChunkRecord(f"c{i}", text, {"source": f"d{i}.md"}) for i, text in enumerate(TEXTS)]
+    vectors = np.asarray(embeddings.embed_documents(TEXTS), dtype=np.float32)
+    spec = EmbeddingSpec("fake", "fake", vectors.shape[1])
+    return VectorIndex.from_vectors(spec, {"context": "none"}, records, vectors, [])
+
+
+def test_bm25_mode_finds_rare_words_without_embeddings(
+    fake_embeddings: DeterministicFakeEmbedding,
+) -> None:
+    retriever = HybridRetriever(index=_index(fake_embeddings), mode="bm25", k=2)
+    docs = retriever.invoke("restic vault")
+    assert docs[0].metadata["source"] == "d0.md"
+    assert docs[0].metadata["lexical_match"] is True
+    assert "score" not in docs[0].metadata
+    chinese = retriever.invoke("模型需要多少内存")
+    assert chinese[0].metadata["source"] == "d2.md"
+
+
+def test_hybrid_results_survive_a_reload(
+    tmp_path: Path, fake_embeddings: DeterministicFakeEmbedding
+) -> None:
+    index = _index(fake_embeddings)
+    index.save(tmp_path / "idx")
+    reloaded = VectorIndex.load(tmp_path / "idx")
+    for query in ("restic vault", "port 11434", "内存", "cosine search"):
+        before = HybridRetriever(index=index, embeddings=fake_embeddings, k=4).rank(query, 4)
+        after = HybridRetriever(index=reloaded, embeddings=fake_embeddings, k=4).rank(query, 4)
+        assert before == after
