@@ -7,6 +7,8 @@ from typing import Any
 
 from langchain_core.documents import Document
 
+from chains.evidence import Evidence
+
 
 @dataclass(frozen=True)
 class Source:
@@ -46,12 +48,16 @@ class Source:
 
 @dataclass(frozen=True)
 class Answer:
-    """An answer and the sources it was written from (empty text for retrieval only)."""
+    """An answer, the sources it was written from and the sentences that support it.
+
+    ``text`` is empty for retrieval only.
+    """
 
     question: str
     text: str
     sources: tuple[Source, ...]
     llm: str = ""
+    evidence: tuple[Evidence, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
@@ -59,5 +65,6 @@ class Answer:
             "question": self.question,
             "answer": self.text,
             "sources": [source.to_dict() for source in self.sources],
+            "evidence": [asdict(item) for item in self.evidence],
             "llm": self.llm,
         }

@@ -16,6 +16,7 @@ from app.loading import SkipHandler
 from app.ollama import explain_client_error
 from app.providers import LlmChoice, build_embeddings, build_llm, choose_llm, reads_cjk
 from app.settings import Settings, load_settings
+from chains.evidence import select_evidence
 from retrievers.snapshots import current_snapshot, index_size_bytes
 from retrievers.vector_index import read_manifest
 
@@ -248,7 +249,8 @@ class AnswerStream(Iterator[str]):
             for _ in self:
                 pass
         text = "".join(self._pieces).strip()
-        return Answer(self.question, text, self.sources, self._llm_label)
+        evidence = tuple(select_evidence(self.question, self._docs))
+        return Answer(self.question, text, self.sources, self._llm_label, evidence)
 
 
 @contextmanager

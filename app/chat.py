@@ -98,6 +98,8 @@ class ChatSession:
             f"[{n}] {source.location}" for n, source in enumerate(answer.sources, start=1)
         )
         self._say(f"Sources: {cited}" if cited else "")
+        for item in answer.evidence[:1]:
+            self._say(f"Evidence [{item.source_number}] {item.location}: {item.text}")
 
     def _help(self, _: str) -> bool:
         self._say(HELP)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
@@ -187,18 +187,24 @@ def ask(
         if not question.strip():
             raise fail("the question is empty", 2)
         rag.index()
-        if rag.llm is None:
-            _print_sources_only(question, rag.retrieve(question), json_output)
-            return
+        retrieval_only = rag.llm is None
         if json_output:
-            typer.echo(json.dumps(rag.ask(question).to_dict(), ensure_ascii=False))
+            data = rag.ask(question).to_dict()
+            if retrieval_only:
+                data["answer"] = None
+            typer.echo(json.dumps(data, ensure_ascii=False))
             return
         stream = rag.stream(question)
         for piece in stream:
             sys.stdout.write(piece)
             sys.stdout.flush()
-        sys.stdout.write("\n")
-        print_sources(stream.answer)
+        answer = stream.answer
+        if retrieval_only:
+            print_passages(answer.sources)
+        else:
+            sys.stdout.write("\n")
+            print_sources(answer)
+        print_evidence(answer)
 
     guarded(run, state.debug)
 
@@ -336,15 +342,17 @@ def print_sources(answer: Answer) -> None:
         )
 
 
-def _print_sources_only(question: str, sources: list[Source], json_output: bool) -> None:
-    if json_output:
-        data = {
-            "question": question,
-            "answer": None,
-            "sources": [source.to_dict() for source in sources],
-        }
-        typer.echo(json.dumps(data, ensure_ascii=False))
+def print_evidence(answer: Answer) -> None:
+    """The sentences that best support an answer, with file, page and character span."""
+    if not answer.evidence:
         return
+    typer.echo("\nEvidence:")
+    for item in answer.evidence:
+        typer.echo(f'  [{item.source_number}] {item.location} "{" ".join(item.text.split())}"')
+
+
+def print_passages(sources: Sequence[Source]) -> None:
+    """Retrieved passages with a snippet each (retrieval only)."""
     if not sources:
         typer.echo("No sources found: the index is empty.")
     for number, source in enumerate(sources, start=1):

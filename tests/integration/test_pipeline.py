@@ -48,6 +48,10 @@ def test_ask_json_carries_answer_and_sources(sample_index: Path) -> None:
         assert set(source) >= {"source", "page", "chunk", "score", "text"}
         assert source["source"] in SAMPLE_FILES
         assert source["text"]
+    assert data["evidence"], "every answer carries its evidence sentences"
+    best = data["evidence"][0]
+    assert best["source"] in SAMPLE_FILES
+    assert "Modelfile" in best["text"] or "GGUF" in best["text"]
 
 
 def test_a_fresh_process_gets_the_same_top_k(sample_index: Path) -> None:

@@ -1,0 +1,44 @@
+from langchain_core.documents import Document
+
+from chains.evidence import select_evidence, sentences
+
+TEXT = (
+    "Backups run nightly at 02:30 with restic.  Retention: 7 daily, 4 weekly.\n"
+    "Once a month a copy goes to a USB disk! 七十亿参数的模型需要五GB内存。量化可以减少内存。"
+)
+
+
+def test_sentence_spans_cover_english_and_chinese_sentences() -> None:
+    found = [TEXT[start:end] for start, end in sentences(TEXT)]
+    assert found == [
+        "Backups run nightly at 02:30 with restic.",
+        "Retention: 7 daily, 4 weekly.",
+        "Once a month a copy goes to a USB disk!",
+        "七十亿参数的模型需要五GB内存。",
+        "量化可以减少内存。",
+    ]
+
+
+def test_the_best_sentence_comes_first_with_its_span_in_the_file() -> None:
+    docs = [
+        Document(page_content="Nothing about the question here at all.", metadata={"source": "a"}),
+        Document(page_content=TEXT, metadata={"source": "g.pdf", "page": 2, "start_index": 500}),
+    ]
+    (best, *rest) = select_evidence("When do the backups run?", docs)
+    assert best.text == "Backups run nightly at 02:30 with restic."
+    assert (best.source, best.page, best.source_number) == ("g.pdf", 2, 2)
+    assert (best.start, best.end) == (500, 500 + len(best.text))
+    assert best.location == "g.pdf:2 [500:541]"
+    assert best.score == 1.0
+    assert len(rest) <= 2
+
+
+def test_chinese_questions_get_chinese_evidence() -> None:
+    docs = [Document(page_content=TEXT, metadata={"source": "n.md"})]
+    (best, *_) = select_evidence("七十亿参数的模型需要多少内存？", docs)
+    assert best.text == "七十亿参数的模型需要五GB内存。"
+
+
+def test_no_shared_words_means_no_evidence() -> None:
+    docs = [Document(page_content=TEXT, metadata={"source": "n.md"})]
+    assert select_evidence("What is the capital of Peru?", docs) == []
