@@ -58,6 +58,8 @@ class Answer:
     sources: tuple[Source, ...]
     llm: str = ""
     evidence: tuple[Evidence, ...] = ()
+    cited: tuple[int, ...] = ()
+    removed_citations: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
@@ -66,5 +68,7 @@ class Answer:
             "answer": self.text,
             "sources": [source.to_dict() for source in self.sources],
             "evidence": [asdict(item) for item in self.evidence],
+            "cited": list(self.cited),
+            "removed_citations": list(self.removed_citations),
             "llm": self.llm,
         }

@@ -16,6 +16,7 @@ from app.loading import SkipHandler
 from app.ollama import explain_client_error
 from app.providers import LlmChoice, build_embeddings, build_llm, choose_llm, reads_cjk
 from app.settings import Settings, load_settings
+from chains.citations import check_citations
 from chains.evidence import select_evidence
 from retrievers.snapshots import current_snapshot, index_size_bytes
 from retrievers.vector_index import read_manifest
@@ -248,9 +249,21 @@ class AnswerStream(Iterator[str]):
         if not self._done:
             for _ in self:
                 pass
-        text = "".join(self._pieces).strip()
+        checked = check_citations("".join(self._pieces).strip(), len(self._docs))
         evidence = tuple(select_evidence(self.question, self._docs))
-        return Answer(self.question, text, self.sources, self._llm_label, evidence)
+        # A model that cites nothing gets the sources whose sentences support the answer.
+        cited = checked.cited or (
+            tuple(sorted({item.source_number for item in evidence})) if checked.text else ()
+        )
+        return Answer(
+            self.question,
+            checked.text,
+            self.sources,
+            self._llm_label,
+            evidence,
+            cited,
+            checked.removed,
+        )
 
 
 @contextmanager

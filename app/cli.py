@@ -337,9 +337,12 @@ def print_sources(answer: Answer) -> None:
         return
     typer.echo("\nSources:")
     for number, source in enumerate(answer.sources, start=1):
+        mark = ", cited" if number in answer.cited else ""
         typer.echo(
-            f"  [{number}] {source.location} (chunk {source.chunk}, score {source.score:.2f})"
+            f"  [{number}] {source.location} (chunk {source.chunk}, score {source.score:.2f}{mark})"
         )
+    for number in answer.removed_citations:
+        typer.echo(f"  note: the answer cited [{number}], which is not a retrieved source")
 
 
 def print_evidence(answer: Answer) -> None:

@@ -87,3 +87,21 @@ def test_connection_errors_become_provider_errors(rag: Rag) -> None:
     refusing = Rag(rag.settings, embeddings=rag.embeddings, llm=Refusing(responses=["x"], calls=[]))
     with pytest.raises(ProviderError, match="failed: refused"):
         refusing.ask("anything")
+
+
+def test_citations_to_sources_that_were_not_retrieved_are_removed(rag: Rag) -> None:
+    liar = RecordingChatModel(responses=["Backups run at 02:30 [1], says source [9]."], calls=[])
+    answer = Rag(rag.settings, embeddings=rag.embeddings, llm=liar).ask("backup", k=2)
+    assert answer.text == "Backups run at 02:30 [1], says source."
+    assert answer.cited == (1,)
+    assert answer.removed_citations == (9,)
+
+
+def test_an_answer_without_citations_cites_its_evidence(rag: Rag) -> None:
+    silent = RecordingChatModel(responses=["It runs every night."], calls=[])
+    answer = Rag(rag.settings, embeddings=rag.embeddings, llm=silent).ask(
+        "When does the backup run?", k=3
+    )
+    assert answer.evidence
+    assert answer.cited == tuple(sorted({item.source_number for item in answer.evidence}))
+    assert all(1 <= number <= len(answer.sources) for number in answer.cited)
