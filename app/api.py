@@ -179,9 +179,9 @@ class Rag:
             pass
         return stream.answer
 
-    def stream(self, question: str, k: int | None = None) -> AnswerStream:
+    def stream(self, question: str, k: int | None = None, mode: str | None = None) -> AnswerStream:
         """Answer text piece by piece; ``.answer`` holds the whole Answer afterwards."""
-        retriever = self.retriever(k)
+        retriever = self.retriever(k, mode)
         llm = self.llm
         if llm is None:
             with provider_errors(self._explain):

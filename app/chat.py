@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from app.errors import RagError
@@ -14,10 +16,16 @@ if TYPE_CHECKING:
     from app.api import Rag
 
 HELP = """Type a question and press Enter. Commands:
-  /sources   show the sources of the last answer
-  /k N       retrieve N chunks per question
-  /help      this help
-  /exit      leave (Ctrl-D works too)"""
+  /sources    path, page, chunk, score and snippet of the last answer's sources
+  /retry      ask the last question again
+  /reset      forget the conversation so far
+  /k N        retrieve N chunks per question
+  /mode M     retrieval mode: hybrid, dense or bm25
+  /model      which answer and embedding models are in use
+  /save FILE  write the conversation to FILE as Markdown
+  /help       this help
+  /exit       leave (Ctrl-D works too)"""
+MODES = ("hybrid", "dense", "bm25")
 
 
 class ChatSession:
@@ -30,13 +38,17 @@ class ChatSession:
         interactive: bool,
         read_line: Callable[[str], str] | None = None,
         out: TextIO | None = None,
+        json_lines: bool = False,
     ) -> None:
         """Answer with ``rag``; ``read_line`` defaults to ``input`` (terminal) or stdin."""
         self.rag = rag
         self.interactive = interactive
         self.out = out or sys.stdout
+        self.json_lines = json_lines
         self.k = rag.settings.top_k
+        self.mode = rag.settings.retrieval_mode
         self.last_answer: Answer | None = None
+        self.transcript: list[Answer] = []
         self._read_line = read_line or (input if interactive else _read_stdin_line)
         self._commands: dict[str, Callable[[str], bool]] = {
             "/exit": lambda _: False,
@@ -44,6 +56,11 @@ class ChatSession:
             "/help": self._help,
             "/sources": self._sources,
             "/k": self._set_k,
+            "/retry": self._retry,
+            "/reset": self._reset,
+            "/mode": self._set_mode,
+            "/model": self._model,
+            "/save": self._save,
         }
 
     def run(self) -> None:
@@ -75,7 +92,7 @@ class ChatSession:
                 self._say(f"unknown command {name}; /help lists the commands")
                 return True
             return command(argument.strip())
-        if not self.interactive:
+        if not self.interactive and not self.json_lines:
             self._say(f"> {line}")
         try:
             self._answer(line)
@@ -86,12 +103,18 @@ class ChatSession:
         return True
 
     def _answer(self, question: str) -> None:
-        stream = self.rag.stream(question, self.k)
+        stream = self.rag.stream(question, self.k, self.mode)
         for piece in stream:
-            self.out.write(piece)
-            self.out.flush()
+            if not self.json_lines:
+                self.out.write(piece)
+                self.out.flush()
         answer = stream.answer
         self.last_answer = answer
+        self.transcript.append(answer)
+        if self.json_lines:
+            record = {**answer.to_dict(), "standalone_question": question}
+            self._say(json.dumps(record, ensure_ascii=False))
+            return
         if answer.text:
             self.out.write("\n")
         cited = ", ".join(
@@ -100,6 +123,49 @@ class ChatSession:
         self._say(f"Sources: {cited}" if cited else "")
         for item in answer.evidence[:1]:
             self._say(f"Evidence [{item.source_number}] {item.location}: {item.text}")
+
+    def _retry(self, _: str) -> bool:
+        if self.last_answer is None:
+            self._say("nothing to retry yet")
+        else:
+            self.handle(self.last_answer.question)
+        return True
+
+    def _reset(self, _: str) -> bool:
+        self.last_answer = None
+        self.transcript.clear()
+        self._say("conversation cleared")
+        return True
+
+    def _set_mode(self, argument: str) -> bool:
+        if argument not in MODES:
+            self._say(f"usage: /mode {'|'.join(MODES)} (now {self.mode})")
+            return True
+        self.mode = argument
+        self._say(f"retrieval mode: {self.mode}")
+        return True
+
+    def _model(self, _: str) -> bool:
+        settings = self.rag.settings
+        self._say(
+            f"answers: {self.rag.llm_label or 'chosen at the first question'}; "
+            f"embeddings: {settings.embed_provider}:{settings.embed_model}; "
+            f"retrieval: {self.mode}, k={self.k}"
+        )
+        return True
+
+    def _save(self, argument: str) -> bool:
+        if not argument:
+            self._say("usage: /save FILE")
+            return True
+        path = Path(argument).expanduser()
+        try:
+            path.write_text(transcript_markdown(self.transcript), encoding="utf-8")
+        except OSError as error:
+            self._say(f"error: cannot write {path}: {error.strerror or error}")
+            return True
+        self._say(f"saved {len(self.transcript)} answers to {path}")
+        return True
 
     def _help(self, _: str) -> bool:
         self._say(HELP)
@@ -128,6 +194,23 @@ class ChatSession:
     def _say(self, text: str) -> None:
         self.out.write(text + "\n")
         self.out.flush()
+
+
+def transcript_markdown(answers: list[Answer]) -> str:
+    """A conversation as Markdown: each question, its answer, sources and evidence."""
+    parts = ["# ragkit conversation\n"]
+    for answer in answers:
+        parts.append(f"## {answer.question}\n\n{answer.text or '(retrieval only)'}\n")
+        if answer.sources:
+            parts.append("Sources:\n")
+            parts.extend(
+                f"{n}. {source.location} (chunk {source.chunk}, score {source.score:.2f})"
+                for n, source in enumerate(answer.sources, start=1)
+            )
+            parts.append("")
+        for item in answer.evidence:
+            parts.append(f"> {item.text} — [{item.source_number}] {item.location}\n")
+    return "\n".join(parts).rstrip() + "\n"
 
 
 def _read_stdin_line(_: str) -> str:

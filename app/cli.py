@@ -215,6 +215,9 @@ def chat(
     k: Annotated[
         int | None, typer.Option("--k", "-k", help="Chunks to retrieve [env: RAG_TOP_K].")
     ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One JSON object a line for each answer.")
+    ] = False,
 ) -> None:
     """Ask questions one after another (reads lines from stdin when it is piped)."""
     state: CliState = ctx.obj
@@ -224,7 +227,7 @@ def chat(
 
         rag = state.rag(top_k=k)
         rag.index()
-        ChatSession(rag, interactive=sys.stdin.isatty()).run()
+        ChatSession(rag, interactive=sys.stdin.isatty(), json_lines=json_output).run()
 
     guarded(run, state.debug)
 

@@ -157,3 +157,39 @@ def test_unexpected_errors_are_one_line_unless_debugging(
     )
     debug = runner.invoke(cli, ["--debug", "ingest", str(root)])
     assert isinstance(debug.exception, ZeroDivisionError)
+
+
+def test_chat_commands_and_saved_transcript(
+    tmp_path: Path, fake_models: RecordingChatModel
+) -> None:
+    _ingest(tmp_path)
+    saved = tmp_path / "talk.md"
+    script = (
+        "/retry\nfirst question\n/retry\n/mode bm25\n/mode fuzzy\n/model\n"
+        f"/save {saved}\n/reset\n/sources\n"
+    )
+    result = runner.invoke(cli, ["chat"], input=script, env={"RAG_MIN_SCORE": "-1"})
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "nothing to retry yet" in out
+    assert out.count("> first question") == 2
+    assert "retrieval mode: bm25" in out
+    assert "usage: /mode hybrid|dense|bm25 (now bm25)" in out
+    assert "answers: fake:recording; embeddings: huggingface:" in out
+    assert "saved 2 answers to" in out
+    assert "conversation cleared" in out
+    assert out.strip().endswith("no sources yet: ask a question first")
+    markdown = saved.read_text(encoding="utf-8")
+    assert markdown.startswith("# ragkit conversation")
+    assert markdown.count("## first question") == 2
+    assert "Ollama listens on port 11434 [1]." in markdown
+
+
+def test_chat_json_lines(tmp_path: Path, fake_models: RecordingChatModel) -> None:
+    _ingest(tmp_path)
+    result = runner.invoke(cli, ["chat", "--json"], input="one\ntwo\n", env={"RAG_MIN_SCORE": "-1"})
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["question"] for line in lines] == ["one", "two"]
+    assert all(line["standalone_question"] == line["question"] for line in lines)
+    assert all(line["answer"] and line["sources"] for line in lines)
