@@ -60,6 +60,7 @@ class Answer:
     evidence: tuple[Evidence, ...] = ()
     cited: tuple[int, ...] = ()
     removed_citations: tuple[int, ...] = ()
+    standalone_question: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
@@ -70,5 +71,6 @@ class Answer:
             "evidence": [asdict(item) for item in self.evidence],
             "cited": list(self.cited),
             "removed_citations": list(self.removed_citations),
+            "standalone_question": self.standalone_question or self.question,
             "llm": self.llm,
         }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from langchain_core.documents import Document
     from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import BaseMessage
 
     from retrievers.hybrid import HybridRetriever, Mode
     from retrievers.vector_index import VectorIndex
@@ -179,14 +180,30 @@ class Rag:
             pass
         return stream.answer
 
-    def stream(self, question: str, k: int | None = None, mode: str | None = None) -> AnswerStream:
-        """Answer text piece by piece; ``.answer`` holds the whole Answer afterwards."""
+    def stream(
+        self,
+        question: str,
+        k: int | None = None,
+        mode: str | None = None,
+        history: Sequence[BaseMessage] | None = None,
+    ) -> AnswerStream:
+        """Answer text piece by piece; ``.answer`` holds the whole Answer afterwards.
+
+        With ``history`` (earlier turns of a chat), a follow-up question is first rewritten
+        into a standalone one, which retrieval uses.
+        """
         retriever = self.retriever(k, mode)
         llm = self.llm
         if llm is None:
             with provider_errors(self._explain):
                 docs = retriever.invoke(question)
             return AnswerStream(question, iter([{"docs": docs}]), self.llm_label, self._explain)
+        if history:
+            from chains.conversation import build_conversational_chain
+
+            talk = build_conversational_chain(retriever, llm, min_score=self.settings.min_score)
+            chunks = talk.stream({"question": question, "history": list(history)})
+            return AnswerStream(question, chunks, self.llm_label, self._explain)
         from chains.qa import build_qa_chain
 
         chain = build_qa_chain(retriever, llm, min_score=self.settings.min_score)
@@ -221,6 +238,7 @@ class AnswerStream(Iterator[str]):
         self._explain = explain
         self._docs: list[Document] = []
         self._pieces: list[str] = []
+        self._standalone = ""
         self._done = False
 
     def __next__(self) -> str:
@@ -233,6 +251,8 @@ class AnswerStream(Iterator[str]):
                 raise StopIteration
             if "docs" in chunk:
                 self._docs = list(chunk["docs"])
+            if chunk.get("standalone"):
+                self._standalone += str(chunk["standalone"])
             piece = chunk.get("answer")
             if piece:
                 self._pieces.append(piece)
@@ -263,6 +283,7 @@ class AnswerStream(Iterator[str]):
             evidence,
             cited,
             checked.removed,
+            self._standalone or self.question,
         )
 
 

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+
 from app.errors import RagError
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ class ChatSession:
         self.mode = rag.settings.retrieval_mode
         self.last_answer: Answer | None = None
         self.transcript: list[Answer] = []
+        self.history: list[BaseMessage] = []
         self._read_line = read_line or (input if interactive else _read_stdin_line)
         self._commands: dict[str, Callable[[str], bool]] = {
             "/exit": lambda _: False,
@@ -103,7 +106,7 @@ class ChatSession:
         return True
 
     def _answer(self, question: str) -> None:
-        stream = self.rag.stream(question, self.k, self.mode)
+        stream = self.rag.stream(question, self.k, self.mode, self.history)
         for piece in stream:
             if not self.json_lines:
                 self.out.write(piece)
@@ -111,10 +114,12 @@ class ChatSession:
         answer = stream.answer
         self.last_answer = answer
         self.transcript.append(answer)
+        self.history += [HumanMessage(question), AIMessage(answer.text)]
         if self.json_lines:
-            record = {**answer.to_dict(), "standalone_question": question}
-            self._say(json.dumps(record, ensure_ascii=False))
+            self._say(json.dumps(answer.to_dict(), ensure_ascii=False))
             return
+        if answer.standalone_question != question:
+            self._say(f"(searched for: {answer.standalone_question})")
         if answer.text:
             self.out.write("\n")
         cited = ", ".join(
@@ -134,6 +139,7 @@ class ChatSession:
     def _reset(self, _: str) -> bool:
         self.last_answer = None
         self.transcript.clear()
+        self.history.clear()
         self._say("conversation cleared")
         return True
 

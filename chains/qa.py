@@ -52,6 +52,11 @@ def keep_relevant(docs: Sequence[Document], min_score: float) -> list[Document]:
     ]
 
 
+def history_of(inputs: dict[str, Any]) -> list[Any]:
+    """The chat history of the chain inputs (none for a single question)."""
+    return list(inputs.get("history", []))
+
+
 def build_answer_chain(
     llm: BaseChatModel, prompt: BasePromptTemplate[Any] = QA_PROMPT
 ) -> Runnable[dict[str, Any], str]:
@@ -59,8 +64,19 @@ def build_answer_chain(
     inputs = RunnableParallel(
         context=itemgetter("docs") | RunnableLambda(format_docs),
         question=itemgetter("question"),
+        history=RunnableLambda(history_of),
     )
     return inputs | prompt | llm | StrOutputParser()
+
+
+def answer_unless_nothing_relevant(
+    answer: Runnable[dict[str, Any], str],
+) -> Runnable[dict[str, Any], str]:
+    """Run ``answer`` when there are relevant docs; else say the documents do not cover it."""
+    return RunnableBranch(
+        (lambda inputs: not inputs["docs"], RunnableLambda(lambda _: NOT_COVERED)),
+        answer,
+    )
 
 
 def build_qa_chain(
@@ -78,8 +94,5 @@ def build_qa_chain(
         lambda docs: keep_relevant(docs, min_score)
     )
     retrieve = RunnableParallel(question=RunnablePassthrough(), docs=retriever | relevant)
-    answer = RunnableBranch(
-        (lambda inputs: not inputs["docs"], RunnableLambda(lambda _: NOT_COVERED)),
-        build_answer_chain(llm, prompt),
-    )
+    answer = answer_unless_nothing_relevant(build_answer_chain(llm, prompt))
     return retrieve | RunnablePassthrough.assign(answer=answer)

@@ -105,3 +105,55 @@ def test_an_answer_without_citations_cites_its_evidence(rag: Rag) -> None:
     assert answer.evidence
     assert answer.cited == tuple(sorted({item.source_number for item in answer.evidence}))
     assert all(1 <= number <= len(answer.sources) for number in answer.cited)
+
+
+def test_a_follow_up_is_rewritten_and_retrieval_uses_the_rewrite(rag: Rag) -> None:
+    standalone = "Start the service with `ollama serve`."
+    llm = RecordingChatModel(
+        responses=["Ollama listens on 11434 [1].", standalone, "Run ollama serve [1]."], calls=[]
+    )
+    talk = Rag(rag.settings, embeddings=rag.embeddings, llm=llm)
+    session = ChatSession(
+        talk,
+        interactive=False,
+        read_line=_lines("What port does Ollama use?", "and how is it started?"),
+        out=_Sink(),
+    )
+    session.run()
+    first, second = session.transcript
+    assert first.standalone_question == "What port does Ollama use?"
+    assert second.standalone_question == standalone
+    rewrite_call, answer_call = llm.calls[1], llm.calls[2]
+    assert "Rewrite the user's last question" in rewrite_call[0].text
+    assert [m.text for m in rewrite_call[1:3]] == [
+        "What port does Ollama use?",
+        "Ollama listens on 11434 [1].",
+    ]
+    assert rewrite_call[-1].text == "and how is it started?"
+    assert answer_call[-1].text.endswith(f"Question: {standalone}")
+    assert [m.type for m in answer_call] == ["system", "human", "ai", "human"]
+    assert second.sources[0].source == "ollama.md"  # found by the rewritten question
+    session.handle("/reset")
+    assert session.history == []
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _lines(*lines: str):  # type: ignore[no-untyped-def]
+    queue = list(lines)
+
+    def read(_: str) -> str:
+        if not queue:
+            raise EOFError
+        return queue.pop(0)
+
+    return read

@@ -1,0 +1,106 @@
+"""Follow-up questions: rewrite them into standalone questions, answer with recent turns.
+
+The rewrite runs only when there is history; retrieval uses the standalone question; the
+answer prompt sees the recent turns, trimmed to a token budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, trim_messages
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import (
+    Runnable,
+    RunnableBranch,
+    RunnableLambda,
+    RunnablePassthrough,
+)
+
+from chains.prompts import SYSTEM_PROMPT, USER_PROMPT
+from chains.qa import answer_unless_nothing_relevant, build_answer_chain, keep_relevant
+
+HISTORY_TOKEN_BUDGET = 1000
+
+REWRITE_PROMPT = ChatPromptTemplate.from_messages(
+    [
+        (
+            "system",
+            "Rewrite the user's last question so that it can be understood without the "
+            "conversation: replace pronouns and references with what they mean. Keep its "
+            "language. Reply with the rewritten question only.",
+        ),
+        MessagesPlaceholder("history"),
+        ("human", "{question}"),
+    ]
+)
+
+CONVERSATION_PROMPT = ChatPromptTemplate.from_messages(
+    [("system", SYSTEM_PROMPT), MessagesPlaceholder("history"), ("human", USER_PROMPT)]
+)
+
+
+def approximate_tokens(messages: Sequence[BaseMessage]) -> int:
+    """About four characters a token: close enough to keep the history within budget."""
+    return sum(len(message.text) // 4 + 4 for message in messages)
+
+
+def recent_turns(history: Sequence[BaseMessage], budget: int = HISTORY_TOKEN_BUDGET) -> Any:
+    """The latest messages that fit the token budget, starting with a user turn."""
+    return trim_messages(
+        list(history),
+        max_tokens=budget,
+        token_counter=approximate_tokens,
+        strategy="last",
+        start_on="human",
+        allow_partial=False,
+    )
+
+
+def first_line(text: str) -> str:
+    """The rewritten question: the first non-empty line, without quotes."""
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip().strip('"').strip()
+    return ""
+
+
+def build_condense_chain(llm: BaseChatModel) -> Runnable[dict[str, Any], str]:
+    """``{question, history}`` -> a standalone question (the question itself without history)."""
+    rewrite = (
+        RunnablePassthrough.assign(history=lambda x: recent_turns(x["history"]))
+        | REWRITE_PROMPT
+        | llm
+        | StrOutputParser()
+        | RunnableLambda(first_line)
+    )
+    return RunnableBranch((lambda x: not x["history"], itemgetter("question")), rewrite)
+
+
+def build_conversational_chain(
+    retriever: BaseRetriever, llm: BaseChatModel, *, min_score: float = 0.0
+) -> Runnable[dict[str, Any], dict[str, Any]]:
+    """``{question, history}`` -> ``{question, history, standalone, docs, answer}``."""
+
+    def relevant(docs: list[Document]) -> list[Document]:
+        return keep_relevant(docs, min_score)
+
+    def answer_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "docs": inputs["docs"],
+            "question": inputs["standalone"],
+            "history": recent_turns(inputs["history"]),
+        }
+
+    answer = RunnableLambda(answer_inputs) | build_answer_chain(llm, CONVERSATION_PROMPT)
+    return (
+        RunnablePassthrough.assign(standalone=build_condense_chain(llm))
+        | RunnablePassthrough.assign(docs=itemgetter("standalone") | retriever | relevant)
+        | RunnablePassthrough.assign(answer=answer_unless_nothing_relevant(answer))
+    )
