@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
-    from retrievers.hybrid import HybridRetriever, Mode
+    from retrievers.hybrid import Fusion, HybridRetriever, Mode
     from retrievers.vector_index import VectorIndex
 
 Notify = Callable[[str], None]
@@ -164,6 +164,7 @@ class Rag:
             k=k or self.settings.top_k,
             mode=cast("Mode", chosen),
             rrf_k=self.settings.rrf_k,
+            fusion=cast("Fusion", self.settings.fusion),
             dense_reads_cjk=reads_cjk(self.settings.embed_model),
         )
 

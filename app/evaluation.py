@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from langchain_core.documents import Document
 
@@ -28,7 +28,7 @@ from retrievers.vector_index import ChunkRecord, VectorIndex, search_text
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
-    from retrievers.hybrid import Mode
+    from retrievers.hybrid import Fusion, Mode
 
 Qrels = Mapping[str, Mapping[str, int]]
 
@@ -200,6 +200,7 @@ def evaluate_retrieval(
             mode=mode,
             candidates=200,
             rrf_k=settings.rrf_k,
+            fusion=cast("Fusion", settings.fusion),
             dense_reads_cjk=reads_cjk(settings.embed_model),
         )
         query_start = time.perf_counter()

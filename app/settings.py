@@ -199,6 +199,14 @@ SPECS: tuple[SettingSpec, ...] = (
         _choice("hybrid", "dense", "bm25"),
     ),
     SettingSpec(
+        "fusion",
+        "RAG_FUSION",
+        "score",
+        "How hybrid mode merges the rankings: score (weighted, max-normalised scores) or rrf "
+        "(reciprocal rank fusion).",
+        _choice("score", "rrf"),
+    ),
+    SettingSpec(
         "rrf_k",
         "RAG_RRF_K",
         "60",
@@ -271,6 +279,7 @@ class Settings:
     chunk_overlap: int
     chunk_context: str
     retrieval_mode: str
+    fusion: str
     rrf_k: int
     top_k: int
     min_score: float

@@ -78,6 +78,12 @@ def _segment_cjk(run: str) -> list[str]:
     return [run[i : i + 2] for i in range(len(run) - 1)]
 
 
+def top_rows(scores: np.ndarray[Any, Any], k: int) -> list[tuple[int, float]]:
+    """Up to ``k`` (row, score) pairs with a positive score, best first."""
+    order = np.argsort(-scores, kind="stable")[: max(k, 0)]
+    return [(int(row), float(scores[row])) for row in order if scores[row] > 0]
+
+
 class SparseIndex:
     """BM25 scores for every chunk, in the row order of the dense index."""
 
@@ -107,11 +113,7 @@ class SparseIndex:
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Up to ``k`` (row, score) pairs with a positive score, best first."""
-        scores = self.scores(query)
-        if k <= 0 or not scores.size:
-            return []
-        top = np.argsort(-scores, kind="stable")[:k]
-        return [(int(row), float(scores[row])) for row in top if scores[row] > 0]
+        return top_rows(self.scores(query), k)
 
     def save(self, folder: Path) -> None:
         """Write bm25s' JSON and .npy files (never pickled) into ``folder/bm25``."""

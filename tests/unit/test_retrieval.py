@@ -101,3 +101,17 @@ def test_hybrid_results_survive_a_reload(
         before = HybridRetriever(index=index, embeddings=fake_embeddings, k=4).rank(query, 4)
         after = HybridRetriever(index=reloaded, embeddings=fake_embeddings, k=4).rank(query, 4)
         assert before == after
+
+
+def test_score_fusion_by_hand() -> None:
+    from retrievers.hybrid import fuse_scores
+
+    cosines = {1: 0.8, 2: 0.4, 3: 0.2}
+    bm25 = {1: 0.0, 2: 10.0, 3: 5.0}
+    fused = fuse_scores([1, 2, 3], cosines, bm25, (1.0, 1.0))
+    # row 1: 0.8/0.8 + 0 = 1.0; row 2: 0.4/0.8 + 10/10 = 1.5; row 3: 0.25 + 0.5 = 0.75
+    assert fused == [(2, pytest.approx(1.5)), (1, pytest.approx(1.0)), (3, pytest.approx(0.75))]
+    dense_only = fuse_scores([1, 2, 3], cosines, bm25, (1.0, 0.0))
+    assert [row for row, _ in dense_only] == [1, 2, 3]
+    no_words = fuse_scores([1, 2], {1: 0.5, 2: 0.9}, {1: 0.0, 2: 0.0}, (1.0, 1.0))
+    assert [row for row, _ in no_words] == [2, 1]
