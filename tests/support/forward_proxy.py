@@ -6,9 +6,11 @@ to the proxy instead of straight to Ollama. It never connects anywhere itself.
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import ExitStack
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.loopback import serve_on_loopback
 
 
 class RecordingProxy:
@@ -17,8 +19,7 @@ class RecordingProxy:
     def __init__(self) -> None:
         self.requests: list[str] = []
         self.url = ""
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._stack = ExitStack()
 
     def __enter__(self) -> RecordingProxy:
         recorded = self.requests
@@ -44,15 +45,8 @@ class RecordingProxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_CONNECT = _refuse
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self.url = self._stack.enter_context(serve_on_loopback(Handler))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        self._stack.close()

@@ -8,12 +8,14 @@ clients talk to it over loopback.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.loopback import serve_on_loopback
 
 Embedder = Callable[[list[str]], list[list[float]]]
 REPLY = "Stand-in Ollama answer: write a Modelfile with FROM and run ollama create [1]."
@@ -46,23 +48,14 @@ class StandInOllama:
     chat_error: tuple[int, str] | None = None
     requests: list[tuple[str, str, str]] = field(default_factory=list)
     url: str = ""
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _stack: ExitStack = field(default_factory=ExitStack)
 
     def __enter__(self) -> StandInOllama:
-        handler = _handler_for(self)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self.url = self._stack.enter_context(serve_on_loopback(_handler_for(self)))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        self._stack.close()
 
     def has(self, name: str) -> bool:
         return name in self.models or f"{name}:latest" in self.models
