@@ -304,8 +304,9 @@ def evaluate(
         Path | None, typer.Option("--index", help="Keep (and reuse) the corpus index here.")
     ] = None,
     chunk_size: Annotated[
-        int | None, typer.Option("--chunk-size", help="[env: RAG_CHUNK_SIZE]")
-    ] = None,
+        int,
+        typer.Option("--chunk-size", help="Chunk size for the corpus (BEIR documents are short)."),
+    ] = 2000,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Measure retrieval on a BEIR dataset: nDCG@10, Recall@10, Recall@100, MRR@10."""
