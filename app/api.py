@@ -14,7 +14,14 @@ from app.errors import ProviderError, RagError
 from app.ingest import IngestOptions, IngestReport, Progress, ingest_paths
 from app.loading import SkipHandler
 from app.ollama import explain_client_error
-from app.providers import LlmChoice, build_embeddings, build_llm, choose_llm, reads_cjk
+from app.providers import (
+    LlmChoice,
+    build_embeddings,
+    build_llm,
+    build_reranker,
+    choose_llm,
+    reads_cjk,
+)
 from app.settings import Settings, load_settings
 from chains.citations import check_citations
 from chains.evidence import select_evidence
@@ -153,8 +160,18 @@ class Rag:
             self._index, self._index_snapshot = index, snapshot
         return self._index
 
-    def retriever(self, k: int | None = None, mode: str | None = None) -> HybridRetriever:
-        """A LangChain retriever over the live index (hybrid, dense or bm25)."""
+    def retriever(
+        self,
+        k: int | None = None,
+        mode: str | None = None,
+        source_glob: str | None = None,
+        mmr: bool = False,
+    ) -> HybridRetriever:
+        """A LangChain retriever over the live index (hybrid, dense or bm25).
+
+        ``source_glob`` keeps only chunks of matching files (``*.pdf``, ``notes/*``);
+        ``mmr`` trades a little relevance for variety among the results.
+        """
         from retrievers.hybrid import HybridRetriever
 
         chosen = mode or self.settings.retrieval_mode
@@ -166,17 +183,23 @@ class Rag:
             rrf_k=self.settings.rrf_k,
             fusion=cast("Fusion", self.settings.fusion),
             dense_reads_cjk=reads_cjk(self.settings.embed_model),
+            source_glob=source_glob,
+            mmr=mmr,
+            reranker=build_reranker(self.settings.rerank_model),
         )
 
-    def retrieve(self, question: str, k: int | None = None) -> list[Source]:
-        """The ``k`` chunks closest to the question, best first; no answer model involved."""
-        retriever = self.retriever(k)
+    def retrieve(self, question: str, k: int | None = None, **search: Any) -> list[Source]:
+        """The ``k`` chunks closest to the question, best first; no answer model involved.
+
+        ``search`` takes the retriever's options: ``mode``, ``source_glob``, ``mmr``.
+        """
+        retriever = self.retriever(k, **search)
         with provider_errors(self._explain):
             return [Source.from_document(doc) for doc in retriever.invoke(question)]
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
-        """Answer from the documents, with the sources used."""
-        stream = self.stream(question, k)
+    def ask(self, question: str, k: int | None = None, **search: Any) -> Answer:
+        """Answer from the documents, with the sources used (``search``: as ``retrieve``)."""
+        stream = self.stream(question, k, **search)
         for _ in stream:
             pass
         return stream.answer
@@ -187,13 +210,15 @@ class Rag:
         k: int | None = None,
         mode: str | None = None,
         history: Sequence[BaseMessage] | None = None,
+        source_glob: str | None = None,
+        mmr: bool = False,
     ) -> AnswerStream:
         """Answer text piece by piece; ``.answer`` holds the whole Answer afterwards.
 
         With ``history`` (earlier turns of a chat), a follow-up question is first rewritten
         into a standalone one, which retrieval uses.
         """
-        retriever = self.retriever(k, mode)
+        retriever = self.retriever(k, mode, source_glob, mmr)
         llm = self.llm
         if llm is None:
             with provider_errors(self._explain):

@@ -178,6 +178,13 @@ def ask(
     retrieve_only: Annotated[
         bool, typer.Option("--retrieve-only", help="Show the sources; do not call an LLM.")
     ] = False,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="Only search files matching this glob, e.g. '*.pdf'."),
+    ] = None,
+    mmr: Annotated[
+        bool, typer.Option("--mmr", help="Prefer varied sources (maximal marginal relevance).")
+    ] = False,
 ) -> None:
     """Answer a question from the indexed documents, citing the sources."""
     state: CliState = ctx.obj
@@ -189,12 +196,12 @@ def ask(
         rag.index()
         retrieval_only = rag.llm is None
         if json_output:
-            data = rag.ask(question).to_dict()
+            data = rag.ask(question, source_glob=source, mmr=mmr).to_dict()
             if retrieval_only:
                 data["answer"] = None
             typer.echo(json.dumps(data, ensure_ascii=False))
             return
-        stream = rag.stream(question)
+        stream = rag.stream(question, source_glob=source, mmr=mmr)
         for piece in stream:
             sys.stdout.write(piece)
             sys.stdout.flush()

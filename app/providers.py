@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +28,8 @@ from app.settings import (
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
+
+    from retrievers.hybrid import Reranker
 
 Notify = Callable[[str], None]
 
@@ -71,6 +73,31 @@ def gguf_path(model: str) -> Path:
     if model == DEFAULT_LLAMACPP_MODEL:
         return embedded_gguf_path()
     return Path(model).expanduser()
+
+
+def build_reranker(model: str) -> Reranker | None:
+    """A sentence-transformers CrossEncoder as a reranker, or None when no model is set."""
+    if not model:
+        return None
+    return _cached_reranker(model)
+
+
+@lru_cache(maxsize=2)
+def _cached_reranker(model: str) -> Reranker:
+    CrossEncoder = _import("sentence_transformers", "CrossEncoder", "sentence-transformers")
+    _quiet_transformers()
+    try:
+        encoder = CrossEncoder(model, device="cpu")
+    except (OSError, ValueError) as error:
+        raise ProviderError(
+            f"cannot load reranker {model!r} ({_first_line(error)}); set RAG_RERANK_MODEL to a "
+            "local folder or a hub id you can download, or leave it empty"
+        ) from error
+
+    def score(query: str, passages: Sequence[str]) -> Sequence[float]:
+        return [float(x) for x in encoder.predict([(query, text) for text in passages])]
+
+    return score
 
 
 MULTILINGUAL_MARKERS = ("multilingual", "bge-m3", "-zh", "chinese", "m3e", "text2vec", "labse")

@@ -214,6 +214,14 @@ SPECS: tuple[SettingSpec, ...] = (
         _integer(1, 1000),
     ),
     SettingSpec(
+        "rerank_model",
+        "RAG_RERANK_MODEL",
+        "",
+        "Optional cross-encoder that reorders the top 20 candidates: hub id or local folder "
+        "(e.g. BAAI/bge-reranker-base, cross-encoder/ms-marco-MiniLM-L-6-v2). Empty: none.",
+        _text,
+    ),
+    SettingSpec(
         "top_k", "RAG_TOP_K", "4", "How many chunks to retrieve for a question.", _integer(1, 100)
     ),
     SettingSpec(
@@ -281,6 +289,7 @@ class Settings:
     retrieval_mode: str
     fusion: str
     rrf_k: int
+    rerank_model: str
     top_k: int
     min_score: float
     max_file_mb: int

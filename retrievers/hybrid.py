@@ -7,10 +7,12 @@ weight drops for CJK queries; BM25 gets no weight when no query word occurs anyw
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import fnmatch
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
@@ -21,6 +23,8 @@ from retrievers.sparse import cjk_share, tokenize, top_rows
 from retrievers.vector_index import VectorIndex, normalize, search_text
 
 Mode = Literal["dense", "bm25", "hybrid"]
+Reranker = Callable[[str, Sequence[str]], Sequence[float]]
+"""Scores (query, passages): higher is more relevant; e.g. a sentence-transformers CrossEncoder."""
 Fusion = Literal["score", "rrf"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 CJK_QUERY_SHARE = 0.3
@@ -80,6 +84,11 @@ class HybridRetriever(BaseRetriever):
     dense_weight: float = 1.0
     sparse_weight: float = 1.0
     dense_reads_cjk: bool = False
+    source_glob: str | None = None
+    mmr: bool = False
+    mmr_lambda: float = 0.5
+    reranker: Reranker | None = None
+    rerank_top: int = 20
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
@@ -108,7 +117,8 @@ class HybridRetriever(BaseRetriever):
         """The ``k`` best index rows for the query under this retriever's mode and weights."""
         sparse = self.index.sparse
         mode = self.mode if sparse is not None else "dense"
-        pool = max(self.candidates, k)
+        # A filter may reject the best rows, so it searches the whole index.
+        pool = len(self.index) if self.source_glob else max(self.candidates, k)
         vector = None
         if mode != "bm25":
             if self.embeddings is None:
@@ -123,6 +133,10 @@ class HybridRetriever(BaseRetriever):
             else 0.0,
             self.sparse_weight if mode != "dense" else 0.0,
         )
+        if self.source_glob:
+            allowed = self._allowed_rows()
+            dense = [(row, score) for row, score in dense if row in allowed]
+            lexical = [(row, score) for row, score in lexical if row in allowed]
         cosines = dict(dense)
         candidates = list(dict.fromkeys([row for row, _ in dense] + [row for row, _ in lexical]))
         if vector is not None:
@@ -136,9 +150,54 @@ class HybridRetriever(BaseRetriever):
             )
         else:
             fused = fuse_scores(candidates, cosines, bm25, weights)
+        if self.reranker is not None:
+            fused = self._rerank(query, fused)
+        chosen = self._diverse(fused, k) if self.mmr else fused[:k]
         return [
-            RankedRow(row, score, cosines.get(row), bm25.get(row, 0.0)) for row, score in fused[:k]
+            RankedRow(row, score, cosines.get(row), bm25.get(row, 0.0)) for row, score in chosen
         ]
+
+    def _allowed_rows(self) -> set[int]:
+        pattern = self.source_glob or "*"
+        return {
+            row
+            for row, record in enumerate(self.index.records)
+            if fnmatch.fnmatch(str(record.metadata.get("source", "")), pattern)
+        }
+
+    def _rerank(self, query: str, fused: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """Reorder the top candidates by the reranker's scores; the rest keep their order."""
+        assert self.reranker is not None
+        head, tail = fused[: self.rerank_top], fused[self.rerank_top :]
+        texts = [self.index.records[row].text for row, _ in head]
+        scores = list(self.reranker(query, texts)) if head else []
+        reordered = sorted(
+            zip((row for row, _ in head), scores, strict=True), key=lambda pair: -pair[1]
+        )
+        return [(row, float(score)) for row, score in reordered] + tail
+
+    def _diverse(self, fused: list[tuple[int, float]], k: int) -> list[tuple[int, float]]:
+        """Maximal marginal relevance over the top candidates: relevant but not alike."""
+        pool = fused[: max(4 * k, 20)]
+        if not pool:
+            return []
+        vectors = {row: self.index.vector(row) for row, _ in pool}
+        best = max(score for _, score in pool) or 1.0
+        chosen: list[tuple[int, float]] = []
+        remaining = list(pool)
+        while remaining and len(chosen) < k:
+
+            def gain(item: tuple[int, float]) -> float:
+                similarity = max(
+                    (float(np.dot(vectors[item[0]], vectors[row])) for row, _ in chosen),
+                    default=0.0,
+                )
+                return self.mmr_lambda * item[1] / best - (1 - self.mmr_lambda) * similarity
+
+            pick = max(remaining, key=gain)
+            chosen.append(pick)
+            remaining.remove(pick)
+        return chosen
 
 
 def fuse_scores(

@@ -157,9 +157,13 @@ class VectorIndex:
             if position >= 0
         ]
 
+    def vector(self, row: int) -> Vectors:
+        """The stored (normalised) vector of one chunk."""
+        return np.asarray(self._faiss.reconstruct(row), dtype=np.float32)
+
     def cosine(self, query_vector: Vectors, row: int) -> float:
         """Cosine similarity of a normalised query with one stored chunk."""
-        return float(np.dot(self._faiss.reconstruct(row), query_vector[0]))
+        return float(np.dot(self.vector(row), query_vector[0]))
 
     def check_embedding(self, provider: str, model: str) -> None:
         """Refuse to serve queries embedded by another model than the index was built with."""

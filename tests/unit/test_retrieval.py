@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from langchain_core.embeddings import DeterministicFakeEmbedding
+from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 
 from app.evaluation import mrr_at_k, ndcg_at_k, recall_at_k, score_rankings
 from retrievers.hybrid import HybridRetriever, dense_weight_for, fuse_rankings
@@ -115,3 +115,76 @@ def test_score_fusion_by_hand() -> None:
     assert [row for row, _ in dense_only] == [1, 2, 3]
     no_words = fuse_scores([1, 2], {1: 0.5, 2: 0.9}, {1: 0.0, 2: 0.0}, (1.0, 1.0))
     assert [row for row, _ in no_words] == [2, 1]
+
+
+def _many(embeddings: Embeddings) -> VectorIndex:
+    texts = [
+        "Backups run nightly at 02:30 with restic.",
+        "Backups run nightly at 02:30 with restic!",
+        "Backups run nightly at 02:30, with restic.",
+        "The NAS named vault keeps backups for a year.",
+        "Ollama listens on port 11434.",
+    ]
+    sources = ["a.md", "b.md", "c.md", "guide.pdf", "ollama.md"]
+    records = [
+        ChunkRecord(f"c{i}", text, {"source": source})
+        for i, (text, source) in enumerate(zip(texts, sources, strict=True))
+    ]
+    vectors = np.asarray(embeddings.embed_documents(texts), dtype=np.float32)
+    spec = EmbeddingSpec("fake", "fake", vectors.shape[1])
+    return VectorIndex.from_vectors(spec, {"context": "none"}, records, vectors, [])
+
+
+def test_source_filter_keeps_only_matching_files(
+    fake_embeddings: DeterministicFakeEmbedding,
+) -> None:
+    index = _many(fake_embeddings)
+    retriever = HybridRetriever(index=index, embeddings=fake_embeddings, k=3, source_glob="*.pdf")
+    docs = retriever.invoke("backups restic")
+    assert [doc.metadata["source"] for doc in docs] == ["guide.pdf"]
+
+
+class BagOfWords(Embeddings):
+    """Similar texts get similar vectors (unlike hash fakes), which is what MMR looks at."""
+
+    def embed_query(self, text: str) -> list[float]:
+        vector = [0.0] * 64
+        for token in tokenize(text):
+            vector[sum(map(ord, token)) % 64] += 1.0
+        return vector
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.embed_query(text) for text in texts]
+
+
+def test_mmr_prefers_variety_over_near_duplicates() -> None:
+    words = BagOfWords()
+    index = _many(words)
+    plain = HybridRetriever(index=index, embeddings=words, k=2)
+    query = "Backups run nightly at 02:30 with restic."
+    assert {d.metadata["source"] for d in plain.invoke(query)} <= {"a.md", "b.md", "c.md"}
+    varied = HybridRetriever(index=index, embeddings=words, k=2, mmr=True, mmr_lambda=0.3).invoke(
+        query
+    )
+    sources = [doc.metadata["source"] for doc in varied]
+    assert sources[0] in {"a.md", "b.md", "c.md"}
+    assert sources[1] not in {"a.md", "b.md", "c.md"}
+
+
+def test_the_reranker_hook_reorders_the_top_candidates(
+    fake_embeddings: DeterministicFakeEmbedding,
+) -> None:
+    seen: list[tuple[str, int]] = []
+
+    def shortest_first(query: str, passages: "list[str]") -> list[float]:
+        seen.append((query, len(passages)))
+        return [-float(len(text)) for text in passages]
+
+    index = _many(fake_embeddings)
+    retriever = HybridRetriever(
+        index=index, embeddings=fake_embeddings, k=5, reranker=shortest_first
+    )
+    docs = retriever.invoke("backups")
+    assert seen == [("backups", 5)]
+    lengths = [len(doc.page_content) for doc in docs]
+    assert lengths == sorted(lengths)
