@@ -22,7 +22,7 @@ from app.providers import (
     choose_llm,
     reads_cjk,
 )
-from app.settings import Settings, load_settings
+from app.settings import DEFAULT_LLAMACPP_MODEL, Settings, load_settings
 from chains.citations import check_citations
 from chains.evidence import select_evidence
 from retrievers.snapshots import current_snapshot, index_size_bytes
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from retrievers.vector_index import VectorIndex
 
 Notify = Callable[[str], None]
+EMBEDDED_LLM_LABEL = f"llamacpp:{DEFAULT_LLAMACPP_MODEL}"
 Explain = Callable[[BaseException], str | None]
 
 
@@ -227,7 +228,12 @@ class Rag:
         if history:
             from chains.conversation import build_conversational_chain
 
-            talk = build_conversational_chain(retriever, llm, min_score=self.settings.min_score)
+            talk = build_conversational_chain(
+                retriever,
+                llm,
+                min_score=self.settings.min_score,
+                rewrite_with_llm=self.llm_label != EMBEDDED_LLM_LABEL,
+            )
             chunks = talk.stream({"question": question, "history": list(history)})
             return AnswerStream(question, chunks, self.llm_label, self._explain)
         from chains.qa import build_qa_chain

@@ -71,20 +71,38 @@ def first_line(text: str) -> str:
     return ""
 
 
-def build_condense_chain(llm: BaseChatModel) -> Runnable[dict[str, Any], str]:
-    """``{question, history}`` -> a standalone question (the question itself without history)."""
-    rewrite = (
+def with_previous_question(inputs: dict[str, Any]) -> str:
+    """The last user question followed by the follow-up: a rewrite that needs no model."""
+    previous = [message.text for message in inputs["history"] if message.type == "human"]
+    return f"{previous[-1]} {inputs['question']}" if previous else str(inputs["question"])
+
+
+def build_condense_chain(
+    llm: BaseChatModel, rewrite_with_llm: bool = True
+) -> Runnable[dict[str, Any], str]:
+    """``{question, history}`` -> a standalone question (the question itself without history).
+
+    Tiny models rewrite badly (they drop the subject), so they get the previous question
+    prepended instead (``rewrite_with_llm=False``).
+    """
+    rewrite: Runnable[dict[str, Any], str] = (
         RunnablePassthrough.assign(history=lambda x: recent_turns(x["history"]))
         | REWRITE_PROMPT
         | llm
         | StrOutputParser()
         | RunnableLambda(first_line)
+        if rewrite_with_llm
+        else RunnableLambda(with_previous_question)
     )
     return RunnableBranch((lambda x: not x["history"], itemgetter("question")), rewrite)
 
 
 def build_conversational_chain(
-    retriever: BaseRetriever, llm: BaseChatModel, *, min_score: float = 0.0
+    retriever: BaseRetriever,
+    llm: BaseChatModel,
+    *,
+    min_score: float = 0.0,
+    rewrite_with_llm: bool = True,
 ) -> Runnable[dict[str, Any], dict[str, Any]]:
     """``{question, history}`` -> ``{question, history, standalone, docs, answer}``."""
 
@@ -100,7 +118,7 @@ def build_conversational_chain(
 
     answer = RunnableLambda(answer_inputs) | build_answer_chain(llm, CONVERSATION_PROMPT)
     return (
-        RunnablePassthrough.assign(standalone=build_condense_chain(llm))
+        RunnablePassthrough.assign(standalone=build_condense_chain(llm, rewrite_with_llm))
         | RunnablePassthrough.assign(docs=itemgetter("standalone") | retriever | relevant)
         | RunnablePassthrough.assign(answer=answer_unless_nothing_relevant(answer))
     )

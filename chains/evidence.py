@@ -15,7 +15,12 @@ from langchain_core.documents import Document
 
 from retrievers.sparse import tokenize
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])|\n+")
+# Sentence ends, paragraph breaks, and line breaks before list items, headings or quotes;
+# a single line break inside a paragraph (wrapped text) does not end a sentence.
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])\s+|(?<=[。！？；])|\n\s*\n\s*|\n(?=\s*(?:[-*+#>|]|\d+[.)])\s)"
+)
+_HEADING = re.compile(r"^\s*(?:#{1,6}\s|=+$|-+$)")
 MIN_SENTENCE_CHARS = 6
 
 
@@ -64,7 +69,7 @@ def select_evidence(question: str, docs: Sequence[Document], limit: int = 3) -> 
         offset = int(doc.metadata.get("start_index") or 0)
         for start, end in sentences(text):
             sentence = text[start:end]
-            if len(sentence) < MIN_SENTENCE_CHARS:
+            if len(sentence) < MIN_SENTENCE_CHARS or _HEADING.match(sentence):
                 continue
             overlap = len(wanted & set(tokenize(sentence))) / len(wanted)
             if overlap <= 0:

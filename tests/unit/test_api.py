@@ -157,3 +157,14 @@ def _lines(*lines: str):  # type: ignore[no-untyped-def]
         return queue.pop(0)
 
     return read
+
+
+def test_without_llm_rewriting_the_previous_question_carries_the_subject() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from chains.conversation import with_previous_question
+
+    history = [HumanMessage("When do backups run?"), AIMessage("At 02:30.")]
+    inputs = {"question": "and where do they go?", "history": history}
+    assert with_previous_question(inputs) == "When do backups run? and where do they go?"
+    assert with_previous_question({"question": "q", "history": []}) == "q"

@@ -39,6 +39,23 @@ def test_chinese_questions_get_chinese_evidence() -> None:
     assert best.text == "七十亿参数的模型需要五GB内存。"
 
 
+def test_wrapped_lines_stay_one_sentence_and_headings_are_not_evidence() -> None:
+    text = (
+        "## Importing a GGUF model\n\nWrite a Modelfile next to the GGUF file and run\n"
+        "`ollama create NAME -f Modelfile` to import it.\n- Then run it with ollama run NAME."
+    )
+    found = [text[start:end] for start, end in sentences(text)]
+    assert found == [
+        "## Importing a GGUF model",
+        "Write a Modelfile next to the GGUF file and run\n"
+        "`ollama create NAME -f Modelfile` to import it.",
+        "- Then run it with ollama run NAME.",
+    ]
+    docs = [Document(page_content=text, metadata={"source": "o.md"})]
+    best = select_evidence("How do I import a GGUF model?", docs)[0]
+    assert best.text.startswith("Write a Modelfile")
+
+
 def test_no_shared_words_means_no_evidence() -> None:
     docs = [Document(page_content=TEXT, metadata={"source": "n.md"})]
     assert select_evidence("What is the capital of Peru?", docs) == []
