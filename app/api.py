@@ -302,7 +302,7 @@ class AnswerStream(Iterator[str]):
             for _ in self:
                 pass
         checked = check_citations("".join(self._pieces).strip(), len(self._docs))
-        evidence = tuple(select_evidence(self.question, self._docs))
+        evidence = tuple(select_evidence(self._standalone or self.question, self._docs))
         # A model that cites nothing gets the sources whose sentences support the answer.
         cited = checked.cited or (
             tuple(sorted({item.source_number for item in evidence})) if checked.text else ()

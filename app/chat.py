@@ -118,10 +118,10 @@ class ChatSession:
         if self.json_lines:
             self._say(json.dumps(answer.to_dict(), ensure_ascii=False))
             return
-        if answer.standalone_question != question:
-            self._say(f"(searched for: {answer.standalone_question})")
         if answer.text:
             self.out.write("\n")
+        if answer.standalone_question != question:
+            self._say(f"(searched for: {answer.standalone_question})")
         cited = ", ".join(
             f"[{n}] {source.location}" for n, source in enumerate(answer.sources, start=1)
         )
