@@ -232,7 +232,7 @@ class Rag:
                 retriever,
                 llm,
                 min_score=self.settings.min_score,
-                rewrite_with_llm=self.llm_label != EMBEDDED_LLM_LABEL,
+                small_model=self.llm_label == EMBEDDED_LLM_LABEL,
             )
             chunks = talk.stream({"question": question, "history": list(history)})
             return AnswerStream(question, chunks, self.llm_label, self._explain)

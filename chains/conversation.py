@@ -102,9 +102,13 @@ def build_conversational_chain(
     llm: BaseChatModel,
     *,
     min_score: float = 0.0,
-    rewrite_with_llm: bool = True,
+    small_model: bool = False,
 ) -> Runnable[dict[str, Any], dict[str, Any]]:
-    """``{question, history}`` -> ``{question, history, standalone, docs, answer}``."""
+    """``{question, history}`` -> ``{question, history, standalone, docs, answer}``.
+
+    A ``small_model`` neither rewrites the question (the previous one is prepended) nor sees
+    the earlier turns when answering: tiny models copy their last answer instead of using it.
+    """
 
     def relevant(docs: list[Document]) -> list[Document]:
         return keep_relevant(docs, min_score)
@@ -113,12 +117,14 @@ def build_conversational_chain(
         return {
             "docs": inputs["docs"],
             "question": inputs["standalone"],
-            "history": recent_turns(inputs["history"]),
+            "history": [] if small_model else recent_turns(inputs["history"]),
         }
 
     answer = RunnableLambda(answer_inputs) | build_answer_chain(llm, CONVERSATION_PROMPT)
     return (
-        RunnablePassthrough.assign(standalone=build_condense_chain(llm, rewrite_with_llm))
+        RunnablePassthrough.assign(
+            standalone=build_condense_chain(llm, rewrite_with_llm=not small_model)
+        )
         | RunnablePassthrough.assign(docs=itemgetter("standalone") | retriever | relevant)
         | RunnablePassthrough.assign(answer=answer_unless_nothing_relevant(answer))
     )
