@@ -173,20 +173,10 @@ class Rag:
         ``source_glob`` keeps only chunks of matching files (``*.pdf``, ``notes/*``);
         ``mmr`` trades a little relevance for variety among the results.
         """
-        from retrievers.hybrid import HybridRetriever
-
         chosen = mode or self.settings.retrieval_mode
-        return HybridRetriever(
-            index=self.index(),
-            embeddings=self.embeddings if chosen != "bm25" else None,
-            k=k or self.settings.top_k,
-            mode=cast("Mode", chosen),
-            rrf_k=self.settings.rrf_k,
-            fusion=cast("Fusion", self.settings.fusion),
-            dense_reads_cjk=reads_cjk(self.settings.embed_model),
-            source_glob=source_glob,
-            mmr=mmr,
-            reranker=build_reranker(self.settings.rerank_model),
+        embeddings = self.embeddings if chosen != "bm25" else None
+        return build_retriever(
+            self.settings, self.index(), embeddings, k, chosen, source_glob=source_glob, mmr=mmr
         )
 
     def retrieve(self, question: str, k: int | None = None, **search: Any) -> list[Source]:
@@ -251,6 +241,30 @@ class Rag:
         if explained is not None and not uses_ollama and self.settings.embed_provider != "ollama":
             return f"the answer model {self.llm_label} failed: {error}"
         return explained
+
+
+def build_retriever(
+    settings: Settings,
+    index: VectorIndex,
+    embeddings: Embeddings | None,
+    k: int | None = None,
+    mode: str | None = None,
+    **options: Any,
+) -> HybridRetriever:
+    """The retriever the settings describe, over ``index`` (options: source_glob, mmr, ...)."""
+    from retrievers.hybrid import HybridRetriever
+
+    return HybridRetriever(
+        index=index,
+        embeddings=embeddings,
+        k=k or settings.top_k,
+        mode=cast("Mode", mode or settings.retrieval_mode),
+        rrf_k=settings.rrf_k,
+        fusion=cast("Fusion", settings.fusion),
+        dense_reads_cjk=reads_cjk(settings.embed_model),
+        reranker=build_reranker(settings.rerank_model),
+        **options,
+    )
 
 
 class AnswerStream(Iterator[str]):

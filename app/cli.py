@@ -314,9 +314,17 @@ def evaluate(
         int,
         typer.Option("--chunk-size", help="Chunk size for the corpus (BEIR documents are short)."),
     ] = 2000,
+    k: Annotated[int, typer.Option("--k", help="Cutoff of nDCG, Recall and MRR.")] = 10,
+    answers: Annotated[
+        bool,
+        typer.Option("--answers", help="Also answer answers.jsonl's questions and score them."),
+    ] = False,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="With --answers: the first N questions.")
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Measure retrieval on a BEIR dataset: nDCG@10, Recall@10, Recall@100, MRR@10."""
+    """Measure retrieval on a BEIR dataset: nDCG@k, Recall@k, Recall@100, MRR@k."""
     state: CliState = ctx.obj
     modes = ["hybrid", "dense", "bm25"] if mode == "all" else [mode]
     if any(m not in ("hybrid", "dense", "bm25") for m in modes):
@@ -325,19 +333,32 @@ def evaluate(
         raise typer.BadParameter(f"{dataset} is not a folder", param_hint="DATASET")
 
     def run() -> None:
-        from app.evaluation import evaluate_retrieval
+        from app.evaluation import evaluate_answers, evaluate_retrieval
 
         rag = state.rag(chunk_size=chunk_size)
         with _progress_bar() as progress:
             chosen = cast("list[Mode]", modes)
-            reports = evaluate_retrieval(
-                dataset, rag.settings, rag.embeddings, chosen, index, progress
+            reports, corpus_index = evaluate_retrieval(
+                dataset, rag.settings, rag.embeddings, chosen, index, progress, k
+            )
+        scores = None
+        if answers:
+            llm = rag.llm
+            if llm is None:
+                raise fail("--answers needs an answer model (RAG_LLM_PROVIDER is none)", 2)
+            scores = evaluate_answers(
+                dataset, corpus_index, rag.settings, rag.embeddings, llm, limit
             )
         if json_output:
-            typer.echo(json.dumps([report.__dict__ for report in reports]))
+            data: dict[str, Any] = {"retrieval": [report.__dict__ for report in reports]}
+            if scores is not None:
+                data["answers"] = scores
+            typer.echo(json.dumps(data))
             return
         for report in reports:
             typer.echo(report.table())
+        if scores is not None:
+            typer.echo("answers: " + ", ".join(f"{n} {v:.4f}" for n, v in scores.items()))
 
     guarded(run, state.debug)
 

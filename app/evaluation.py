@@ -9,12 +9,14 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
 
@@ -27,8 +29,9 @@ from retrievers.vector_index import ChunkRecord, VectorIndex, search_text
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
+    from langchain_core.language_models import BaseChatModel
 
-    from retrievers.hybrid import Fusion, Mode
+    from retrievers.hybrid import Mode
 
 Qrels = Mapping[str, Mapping[str, int]]
 
@@ -71,19 +74,20 @@ def mrr_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int = 10) ->
     return 0.0
 
 
-def score_rankings(rankings: Mapping[str, Sequence[str]], qrels: Qrels) -> dict[str, float]:
-    """Mean metrics over the judged queries (a query with no ranking scores zero)."""
+def score_rankings(
+    rankings: Mapping[str, Sequence[str]], qrels: Qrels, k: int = 10
+) -> dict[str, float]:
+    """Mean nDCG@k, Recall@k, Recall@100 and MRR@k over the judged queries."""
     judged = [qid for qid, relevant in qrels.items() if any(g > 0 for g in relevant.values())]
-    if not judged:
-        return {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
-    totals = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
+    names = (f"ndcg@{k}", f"recall@{k}", "recall@100", f"mrr@{k}")
+    totals = dict.fromkeys(names, 0.0)
     for qid in judged:
         ranked, relevant = rankings.get(qid, []), qrels[qid]
-        totals["ndcg@10"] += ndcg_at_k(ranked, relevant, 10)
-        totals["recall@10"] += recall_at_k(ranked, relevant, 10)
-        totals["recall@100"] += recall_at_k(ranked, relevant, 100)
-        totals["mrr@10"] += mrr_at_k(ranked, relevant, 10)
-    return {name: total / len(judged) for name, total in totals.items()}
+        totals[names[0]] += ndcg_at_k(ranked, relevant, k)
+        totals[names[1]] += recall_at_k(ranked, relevant, k)
+        totals[names[2]] += recall_at_k(ranked, relevant, 100)
+        totals[names[3]] += mrr_at_k(ranked, relevant, k)
+    return {name: total / max(len(judged), 1) for name, total in totals.items()}
 
 
 def load_beir(folder: Path, split: str = "test") -> BeirDataset:
@@ -181,10 +185,10 @@ def evaluate_retrieval(
     modes: Sequence[Mode],
     index_dir: Path | None = None,
     on_progress: Callable[[int, int], None] | None = None,
-) -> list[EvalReport]:
+    k: int = 10,
+) -> tuple[list[EvalReport], VectorIndex]:
     """Index once (or load ``index_dir``), then rank every query under each mode."""
-    from app.providers import reads_cjk
-    from retrievers.hybrid import HybridRetriever
+    from app.api import build_retriever
 
     started = time.perf_counter()
     dataset = load_beir(dataset_dir)
@@ -193,16 +197,7 @@ def evaluate_retrieval(
     indexed = time.perf_counter()
     reports = []
     for mode in modes:
-        retriever = HybridRetriever(
-            index=index,
-            embeddings=embeddings,
-            k=100,
-            mode=mode,
-            candidates=200,
-            rrf_k=settings.rrf_k,
-            fusion=cast("Fusion", settings.fusion),
-            dense_reads_cjk=reads_cjk(settings.embed_model),
-        )
+        retriever = build_retriever(settings, index, embeddings, 100, mode, candidates=200)
         query_start = time.perf_counter()
         rankings = {
             qid: _documents_in_order(index, retriever, text)
@@ -219,11 +214,11 @@ def evaluate_retrieval(
                 len(dataset.corpus),
                 len(index),
                 len(dataset.queries),
-                score_rankings(rankings, dataset.qrels),
+                score_rankings(rankings, dataset.qrels, k),
                 seconds,
             )
         )
-    return reports
+    return reports, index
 
 
 def _eval_index(
@@ -252,3 +247,89 @@ def _documents_in_order(index: VectorIndex, retriever: Any, query: str) -> list[
         if len(seen) == 100:
             break
     return list(seen)
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD normalisation: lower case, no punctuation, no articles, single spaces."""
+    import string
+
+    lowered = text.lower()
+    no_punctuation = "".join(char for char in lowered if char not in set(string.punctuation))
+    no_articles = re.sub(r"\b(a|an|the)\b", " ", no_punctuation)
+    return " ".join(no_articles.split())
+
+
+def exact_match(prediction: str, golds: Sequence[str]) -> float:
+    """1.0 when the normalised prediction equals a normalised gold answer."""
+    return float(any(normalize_answer(prediction) == normalize_answer(g) for g in golds))
+
+
+def token_f1(prediction: str, golds: Sequence[str]) -> float:
+    """The best SQuAD token F1 of the prediction against the gold answers."""
+    predicted = normalize_answer(prediction).split()
+    best = 0.0
+    for gold in golds:
+        wanted = normalize_answer(gold).split()
+        common = sum((Counter(predicted) & Counter(wanted)).values())
+        if common:
+            precision, recall = common / len(predicted), common / len(wanted)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+def contains_gold(text: str, golds: Sequence[str]) -> float:
+    """1.0 when a normalised gold answer occurs in the normalised text."""
+    haystack = normalize_answer(text)
+    return float(any(normalize_answer(g) and normalize_answer(g) in haystack for g in golds))
+
+
+def load_answers(folder: Path) -> dict[str, list[str]]:
+    """answers.jsonl: {"_id": query id, "answers": [gold answer, ...]} per line."""
+    return {
+        str(row["_id"]): [str(a) for a in row["answers"]] for row in _jsonl(folder, "answers.jsonl")
+    }
+
+
+def score_answers(
+    predictions: Mapping[str, tuple[str, str]], golds: Mapping[str, Sequence[str]]
+) -> dict[str, float]:
+    """Mean exact match, F1 and containment of (answer, evidence) pairs per query id."""
+    ids = [qid for qid in predictions if qid in golds]
+    if not ids:
+        return {"exact_match": 0.0, "f1": 0.0, "contains_gold": 0.0, "evidence_contains_gold": 0.0}
+    return {
+        "exact_match": sum(exact_match(predictions[q][0], golds[q]) for q in ids) / len(ids),
+        "f1": sum(token_f1(predictions[q][0], golds[q]) for q in ids) / len(ids),
+        "contains_gold": sum(contains_gold(predictions[q][0], golds[q]) for q in ids) / len(ids),
+        "evidence_contains_gold": sum(contains_gold(predictions[q][1], golds[q]) for q in ids)
+        / len(ids),
+    }
+
+
+def evaluate_answers(
+    dataset_dir: Path,
+    index: VectorIndex,
+    settings: Settings,
+    embeddings: Embeddings,
+    llm: BaseChatModel,
+    limit: int | None = None,
+) -> dict[str, float]:
+    """Run the whole chain on the questions of answers.jsonl; score answers and evidence."""
+    from app.api import build_retriever
+    from chains.evidence import select_evidence
+    from chains.qa import build_qa_chain
+
+    dataset = load_beir(dataset_dir)
+    golds = load_answers(dataset_dir)
+    chain = build_qa_chain(
+        build_retriever(settings, index, embeddings), llm, min_score=settings.min_score
+    )
+    predictions: dict[str, tuple[str, str]] = {}
+    for qid in [q for q in golds if q in dataset.queries][:limit]:
+        question = dataset.queries[qid]
+        result = chain.invoke(question)
+        evidence = " ".join(item.text for item in select_evidence(question, result["docs"]))
+        predictions[qid] = (str(result["answer"]), evidence)
+    scores = score_answers(predictions, golds)
+    scores["questions"] = float(len(predictions))
+    return scores

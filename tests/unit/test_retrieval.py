@@ -188,3 +188,15 @@ def test_the_reranker_hook_reorders_the_top_candidates(
     assert seen == [("backups", 5)]
     lengths = [len(doc.page_content) for doc in docs]
     assert lengths == sorted(lengths)
+
+
+def test_squad_answer_metrics_by_hand() -> None:
+    from app.evaluation import contains_gold, exact_match, normalize_answer, token_f1
+
+    assert normalize_answer("The  Quick, brown fox!") == "quick brown fox"
+    assert exact_match("the 02:30 slot", ["0230 slot"]) == 1.0
+    assert exact_match("at 02:30", ["02:30"]) == 0.0
+    # prediction "nightly at 0230" vs gold "0230": common 1, precision 1/3, recall 1 -> F1 0.5
+    assert token_f1("nightly at 02:30", ["02:30"]) == pytest.approx(0.5)
+    assert token_f1("no overlap", ["02:30"]) == 0.0
+    assert contains_gold("Backups run nightly at 02:30.", ["02:30", "half past two"]) == 1.0

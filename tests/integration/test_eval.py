@@ -1,0 +1,61 @@
+"""`rag eval` end to end on a tiny BEIR dataset written here, with --answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import rag_env, run_json
+
+pytestmark = pytest.mark.integration
+
+CORPUS = {
+    "d1": ("Backups", "Backups run nightly at 02:30 with restic to the NAS named vault."),
+    "d2": ("Ollama", "Ollama listens on port 11434 on the local machine by default."),
+    "d3": ("Hardware", "The mini PC named atlas has 32 GB of memory and a 1 TB drive."),
+    "d4": ("Coffee", "Pour-over coffee uses water between 90 and 93 degrees."),
+}
+QUERIES = {
+    "q1": ("When do the backups run?", "d1", "02:30"),
+    "q2": ("Which port does Ollama listen on?", "d2", "11434"),
+    "q3": ("How much memory does the mini PC have?", "d3", "32 GB"),
+}
+
+
+def _write_dataset(folder: Path) -> None:
+    (folder / "qrels").mkdir(parents=True)
+    with open(folder / "corpus.jsonl", "w", encoding="utf-8") as handle:
+        for doc_id, (title, text) in CORPUS.items():
+            handle.write(json.dumps({"_id": doc_id, "title": title, "text": text}) + "\n")
+    with open(folder / "queries.jsonl", "w", encoding="utf-8") as handle:
+        for qid, (text, _, _) in QUERIES.items():
+            handle.write(json.dumps({"_id": qid, "text": text}) + "\n")
+    rows = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t1" for q, (_, d, _) in QUERIES.items()]
+    (folder / "qrels" / "test.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with open(folder / "answers.jsonl", "w", encoding="utf-8") as handle:
+        for qid, (_, _, answer) in QUERIES.items():
+            handle.write(json.dumps({"_id": qid, "answers": [answer]}) + "\n")
+
+
+def test_eval_reports_metrics_for_every_mode_and_scores_answers(tmp_path: Path) -> None:
+    dataset = tmp_path / "tiny"
+    _write_dataset(dataset)
+    data = run_json(
+        ["eval", str(dataset), "--mode", "all", "--k", "3", "--answers", "--limit", "2", "--json"],
+        rag_env(tmp_path / "unused-index"),
+    )
+    reports = {report["mode"]: report for report in data["retrieval"]}
+    assert set(reports) == {"hybrid", "dense", "bm25"}
+    for report in reports.values():
+        assert report["documents"] == 4 and report["queries"] == 3
+        assert set(report["metrics"]) == {"ndcg@3", "recall@3", "recall@100", "mrr@3"}
+        assert report["metrics"]["recall@3"] == 1.0
+        assert {"load", "index", "queries"} <= set(report["seconds"])
+    assert reports["hybrid"]["metrics"]["mrr@3"] == 1.0
+    answers = data["answers"]
+    assert answers["questions"] == 2
+    assert set(answers) >= {"exact_match", "f1", "contains_gold", "evidence_contains_gold"}
+    assert answers["evidence_contains_gold"] == 1.0
+    assert all(0.0 <= value <= 1.0 for name, value in answers.items() if name != "questions")
