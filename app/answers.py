@@ -61,6 +61,7 @@ class Answer:
     cited: tuple[int, ...] = ()
     removed_citations: tuple[int, ...] = ()
     standalone_question: str = ""
+    closest: tuple[Source, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
@@ -72,5 +73,6 @@ class Answer:
             "cited": list(self.cited),
             "removed_citations": list(self.removed_citations),
             "standalone_question": self.standalone_question or self.question,
+            "closest": [source.to_dict() for source in self.closest],
             "llm": self.llm,
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -203,12 +204,15 @@ class Rag:
         history: Sequence[BaseMessage] | None = None,
         source_glob: str | None = None,
         mmr: bool = False,
+        force: bool = False,
     ) -> AnswerStream:
         """Answer text piece by piece; ``.answer`` holds the whole Answer afterwards.
 
         With ``history`` (earlier turns of a chat), a follow-up question is first rewritten
-        into a standalone one, which retrieval uses.
+        into a standalone one, which retrieval uses. ``force`` asks the model even when no
+        passage is close to the question.
         """
+        min_score = -math.inf if force else self.settings.min_score
         retriever = self.retriever(k, mode, source_glob, mmr)
         llm = self.llm
         if llm is None:
@@ -221,14 +225,14 @@ class Rag:
             talk = build_conversational_chain(
                 retriever,
                 llm,
-                min_score=self.settings.min_score,
+                min_score=min_score,
                 small_model=self.llm_label == EMBEDDED_LLM_LABEL,
             )
             chunks = talk.stream({"question": question, "history": list(history)})
             return AnswerStream(question, chunks, self.llm_label, self._explain)
         from chains.qa import build_qa_chain
 
-        chain = build_qa_chain(retriever, llm, min_score=self.settings.min_score)
+        chain = build_qa_chain(retriever, llm, min_score=min_score)
         return AnswerStream(question, chain.stream(question), self.llm_label, self._explain)
 
     def _explain(self, error: BaseException) -> str | None:
@@ -284,6 +288,7 @@ class AnswerStream(Iterator[str]):
         self._explain = explain
         self._docs: list[Document] = []
         self._pieces: list[str] = []
+        self._retrieved: list[Document] = []
         self._standalone = ""
         self._done = False
 
@@ -297,6 +302,8 @@ class AnswerStream(Iterator[str]):
                 raise StopIteration
             if "docs" in chunk:
                 self._docs = list(chunk["docs"])
+            if "retrieved" in chunk:
+                self._retrieved = list(chunk["retrieved"])
             if chunk.get("standalone"):
                 self._standalone += str(chunk["standalone"])
             piece = chunk.get("answer")
@@ -330,6 +337,9 @@ class AnswerStream(Iterator[str]):
             cited,
             checked.removed,
             self._standalone or self.question,
+            closest=()
+            if self._docs
+            else tuple(Source.from_document(doc) for doc in self._retrieved),
         )
 
 

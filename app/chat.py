@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
+from app.display import footer_lines, show_answer
 from app.errors import RagError
 
 if TYPE_CHECKING:
@@ -41,12 +44,21 @@ class ChatSession:
         read_line: Callable[[str], str] | None = None,
         out: TextIO | None = None,
         json_lines: bool = False,
+        live: bool = True,
+        force: bool = False,
     ) -> None:
-        """Answer with ``rag``; ``read_line`` defaults to ``input`` (terminal) or stdin."""
+        """Answer with ``rag``; ``read_line`` defaults to ``input`` (terminal) or stdin.
+
+        ``live`` streams answers as they are generated; Markdown is rendered when the
+        output is a terminal; ``force`` asks the model even when nothing is close.
+        """
         self.rag = rag
         self.interactive = interactive
         self.out = out or sys.stdout
         self.json_lines = json_lines
+        self.live = live
+        self.force = force
+        self.markdown = interactive and self.out.isatty()
         self.k = rag.settings.top_k
         self.mode = rag.settings.retrieval_mode
         self.last_answer: Answer | None = None
@@ -70,15 +82,14 @@ class ChatSession:
         """Loop until /exit or end of input."""
         if self.interactive:
             _enable_line_editing()
-            self._say("Ask about your documents. /help for commands, /exit or Ctrl-D to leave.")
+            self._say(
+                "Ask about your documents. /help for commands; /exit, Ctrl-D or Ctrl-C to leave."
+            )
         while True:
             try:
                 line = self._read_line("rag> " if self.interactive else "")
-            except EOFError:
+            except (EOFError, KeyboardInterrupt):
                 break
-            except KeyboardInterrupt:
-                self._say("\n(/exit or Ctrl-D to leave)")
-                continue
             if not self.handle(line.strip()):
                 break
         if self.interactive:
@@ -106,28 +117,21 @@ class ChatSession:
         return True
 
     def _answer(self, question: str) -> None:
-        stream = self.rag.stream(question, self.k, self.mode, self.history)
-        for piece in stream:
-            if not self.json_lines:
-                self.out.write(piece)
-                self.out.flush()
-        answer = stream.answer
+        stream = self.rag.stream(question, self.k, self.mode, self.history, force=self.force)
+        if self.json_lines:
+            answer = stream.answer
+        else:
+            answer = show_answer(stream, self.out, live=self.live, markdown=self.markdown)
         self.last_answer = answer
         self.transcript.append(answer)
         self.history += [HumanMessage(question), AIMessage(answer.text)]
         if self.json_lines:
             self._say(json.dumps(answer.to_dict(), ensure_ascii=False))
             return
-        if answer.text:
-            self.out.write("\n")
         if answer.standalone_question != question:
             self._say(f"(searched for: {answer.standalone_question})")
-        cited = ", ".join(
-            f"[{n}] {source.location}" for n, source in enumerate(answer.sources, start=1)
-        )
-        self._say(f"Sources: {cited}" if cited else "")
-        for item in answer.evidence[:1]:
-            self._say(f"Evidence [{item.source_number}] {item.location}: {item.text}")
+        for line in footer_lines(answer, compact=True):
+            self._say(line)
 
     def _retry(self, _: str) -> bool:
         if self.last_answer is None:
@@ -226,6 +230,27 @@ def _read_stdin_line(_: str) -> str:
     return line
 
 
+def history_file() -> Path:
+    """Where the REPL keeps its input history: the user's data folder."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "ragkit" / "chat_history"
+
+
 def _enable_line_editing() -> None:
-    with contextlib.suppress(ImportError):
-        import readline  # noqa: F401  (importing it gives input() line editing)
+    """Line editing for input(), with history kept across sessions."""
+    try:
+        import readline
+    except ImportError:
+        return
+    path = history_file()
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            readline.read_history_file(path)
+    readline.set_history_length(1000)
+
+    def save() -> None:
+        with contextlib.suppress(OSError):
+            readline.write_history_file(path)
+
+    atexit.register(save)

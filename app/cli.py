@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
@@ -17,7 +17,6 @@ import typer
 from app.errors import RagError
 
 if TYPE_CHECKING:
-    from app.answers import Answer, Source
     from app.api import Rag
     from app.loading import SkippedFile
     from retrievers.hybrid import Mode
@@ -185,6 +184,12 @@ def ask(
     mmr: Annotated[
         bool, typer.Option("--mmr", help="Prefer varied sources (maximal marginal relevance).")
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Ask the model even when no passage is close.")
+    ] = False,
+    no_stream: Annotated[
+        bool, typer.Option("--no-stream", help="Print the answer when it is complete.")
+    ] = False,
 ) -> None:
     """Answer a question from the indexed documents, citing the sources."""
     state: CliState = ctx.obj
@@ -195,23 +200,21 @@ def ask(
             raise fail("the question is empty", 2)
         rag.index()
         retrieval_only = rag.llm is None
+        search: dict[str, Any] = {"source_glob": source, "mmr": mmr, "force": force}
         if json_output:
-            data = rag.ask(question, source_glob=source, mmr=mmr).to_dict()
+            data = rag.ask(question, **search).to_dict()
             if retrieval_only:
                 data["answer"] = None
             typer.echo(json.dumps(data, ensure_ascii=False))
             return
-        stream = rag.stream(question, source_glob=source, mmr=mmr)
-        for piece in stream:
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-        answer = stream.answer
-        if retrieval_only:
-            print_passages(answer.sources)
-        else:
-            sys.stdout.write("\n")
-            print_sources(answer)
-        print_evidence(answer)
+        from app.display import footer_lines, passage_lines, show_answer
+
+        stream = rag.stream(question, **search)
+        terminal = sys.stdout.isatty()
+        answer = show_answer(stream, sys.stdout, live=not no_stream, markdown=terminal)
+        lines = passage_lines(answer.sources) if retrieval_only else []
+        for line in lines + footer_lines(answer, compact=False):
+            typer.echo(line)
 
     guarded(run, state.debug)
 
@@ -225,6 +228,12 @@ def chat(
     json_output: Annotated[
         bool, typer.Option("--json", help="One JSON object a line for each answer.")
     ] = False,
+    no_stream: Annotated[
+        bool, typer.Option("--no-stream", help="Print each answer when it is complete.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Ask the model even when no passage is close.")
+    ] = False,
 ) -> None:
     """Ask questions one after another (reads lines from stdin when it is piped)."""
     state: CliState = ctx.obj
@@ -234,7 +243,13 @@ def chat(
 
         rag = state.rag(top_k=k)
         rag.index()
-        ChatSession(rag, interactive=sys.stdin.isatty(), json_lines=json_output).run()
+        ChatSession(
+            rag,
+            interactive=sys.stdin.isatty(),
+            json_lines=json_output,
+            live=not no_stream,
+            force=force,
+        ).run()
 
     guarded(run, state.debug)
 
@@ -361,43 +376,6 @@ def evaluate(
             typer.echo("answers: " + ", ".join(f"{n} {v:.4f}" for n, v in scores.items()))
 
     guarded(run, state.debug)
-
-
-def print_sources(answer: Answer) -> None:
-    """The sources of an answer, numbered as the answer cites them."""
-    if not answer.sources:
-        return
-    typer.echo("\nSources:")
-    for number, source in enumerate(answer.sources, start=1):
-        mark = ", cited" if number in answer.cited else ""
-        typer.echo(
-            f"  [{number}] {source.location} (chunk {source.chunk}, score {source.score:.2f}{mark})"
-        )
-    for number in answer.removed_citations:
-        typer.echo(f"  note: the answer cited [{number}], which is not a retrieved source")
-
-
-def print_evidence(answer: Answer) -> None:
-    """The sentences that best support an answer, with file, page and character span."""
-    if not answer.evidence:
-        return
-    typer.echo("\nEvidence:")
-    for item in answer.evidence:
-        typer.echo(f'  [{item.source_number}] {item.location} "{" ".join(item.text.split())}"')
-
-
-def print_passages(sources: Sequence[Source]) -> None:
-    """Retrieved passages with a snippet each (retrieval only)."""
-    if not sources:
-        typer.echo("No sources found: the index is empty.")
-    for number, source in enumerate(sources, start=1):
-        snippet = " ".join(source.text.split())
-        if len(snippet) > 200:
-            snippet = snippet[:199] + "…"
-        typer.echo(
-            f"[{number}] {source.location} (chunk {source.chunk}, "
-            f"score {source.score:.2f})\n    {snippet}"
-        )
 
 
 def _warn_skipped(skipped: SkippedFile) -> None:

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
-from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, trim_messages
 from langchain_core.output_parsers import StrOutputParser
@@ -24,7 +23,7 @@ from langchain_core.runnables import (
 )
 
 from chains.prompts import SYSTEM_PROMPT, USER_PROMPT
-from chains.qa import answer_unless_nothing_relevant, build_answer_chain, keep_relevant
+from chains.qa import answer_unless_nothing_relevant, build_answer_chain, relevant_of
 
 HISTORY_TOKEN_BUDGET = 1000
 
@@ -110,9 +109,6 @@ def build_conversational_chain(
     the earlier turns when answering: tiny models copy their last answer instead of using it.
     """
 
-    def relevant(docs: list[Document]) -> list[Document]:
-        return keep_relevant(docs, min_score)
-
     def answer_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
         return {
             "docs": inputs["docs"],
@@ -125,6 +121,7 @@ def build_conversational_chain(
         RunnablePassthrough.assign(
             standalone=build_condense_chain(llm, rewrite_with_llm=not small_model)
         )
-        | RunnablePassthrough.assign(docs=itemgetter("standalone") | retriever | relevant)
+        | RunnablePassthrough.assign(retrieved=itemgetter("standalone") | retriever)
+        | RunnablePassthrough.assign(docs=relevant_of(min_score))
         | RunnablePassthrough.assign(answer=answer_unless_nothing_relevant(answer))
     )

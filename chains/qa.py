@@ -86,13 +86,20 @@ def build_qa_chain(
     min_score: float = 0.0,
     prompt: BasePromptTemplate[Any] = QA_PROMPT,
 ) -> Runnable[str, dict[str, Any]]:
-    """Question -> ``{"question", "docs", "answer"}``; "docs" are the sources the answer used.
+    """Question -> ``{"question", "retrieved", "docs", "answer"}``.
 
-    When no retrieved chunk is relevant the LLM is not called and the answer says so.
+    "docs" are the relevant retrieved chunks, the sources the answer used. When none is
+    relevant the LLM is not called and the answer says so.
     """
-    relevant: Runnable[list[Document], list[Document]] = RunnableLambda(
-        lambda docs: keep_relevant(docs, min_score)
-    )
-    retrieve = RunnableParallel(question=RunnablePassthrough(), docs=retriever | relevant)
+    retrieve = RunnableParallel(question=RunnablePassthrough(), retrieved=retriever)
     answer = answer_unless_nothing_relevant(build_answer_chain(llm, prompt))
-    return retrieve | RunnablePassthrough.assign(answer=answer)
+    return (
+        retrieve
+        | RunnablePassthrough.assign(docs=relevant_of(min_score))
+        | RunnablePassthrough.assign(answer=answer)
+    )
+
+
+def relevant_of(min_score: float) -> Runnable[dict[str, Any], list[Document]]:
+    """Picks the relevant chunks out of the chain state's "retrieved" ones."""
+    return RunnableLambda(lambda state: keep_relevant(state["retrieved"], min_score))

@@ -25,6 +25,7 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-data"))
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)

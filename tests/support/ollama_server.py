@@ -46,6 +46,9 @@ class StandInOllama:
     reply: str = REPLY
     tags_delay: float = 0.0
     chat_error: tuple[int, str] | None = None
+    fail_when: str | None = None
+    slow_when: str | None = None
+    slow_delay: float = 0.4
     requests: list[tuple[str, str, str]] = field(default_factory=list)
     url: str = ""
     _stack: ExitStack = field(default_factory=ExitStack)
@@ -127,16 +130,20 @@ def _handler_for(state: StandInOllama) -> type[BaseHTTPRequestHandler]:
                 vector = state.embedder([str(body.get("prompt", ""))])[0]
                 self._send(200, {"embedding": vector})
             elif self.path in ("/api/chat", "/api/generate"):
-                if state.chat_error is not None:
-                    self._send(state.chat_error[0], {"error": state.chat_error[1]})
+                prompt = json.dumps(body.get("messages") or body.get("prompt"))
+                error = state.chat_error
+                if state.fail_when and state.fail_when in prompt:
+                    error = (500, "stand-in failure on request")
+                if error is not None:
+                    self._send(error[0], {"error": error[1]})
                     return
-                self._reply(
-                    model, chat=self.path == "/api/chat", stream=bool(body.get("stream", True))
-                )
+                slow = bool(state.slow_when and state.slow_when in prompt)
+                stream = bool(body.get("stream", True))
+                self._reply(model, self.path == "/api/chat", stream, slow * state.slow_delay)
             else:
                 self._send(404, {"error": "not found"})
 
-        def _reply(self, model: str, chat: bool, stream: bool) -> None:
+        def _reply(self, model: str, chat: bool, stream: bool, delay: float = 0.0) -> None:
             def piece(text: str, done: bool) -> dict[str, Any]:
                 item: dict[str, Any] = {"model": model, "created_at": _now(), "done": done}
                 if chat:
@@ -163,7 +170,12 @@ def _handler_for(state: StandInOllama) -> type[BaseHTTPRequestHandler]:
             parts = [word + (" " if i < len(words) - 1 else "") for i, word in enumerate(words)]
             for line in [piece(part, False) for part in parts] + [piece("", True)]:
                 data = (json.dumps(line) + "\n").encode()
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                try:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client stopped reading (Ctrl-C)
+                time.sleep(delay)
             self.wfile.write(b"0\r\n\r\n")
 
     return Handler

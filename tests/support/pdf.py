@@ -4,22 +4,31 @@ from __future__ import annotations
 
 import textwrap
 
-PAGE_WIDTH, PAGE_HEIGHT = 612, 792
+PAGE_WIDTH, PAGE_HEIGHT = 612, 792  # US Letter, in points
 FONT_SIZE, LEADING, MARGIN = 11, 14, 72
 WRAP_AT = 90
 
 
 def _escape(line: str) -> bytes:
+    """The line as cp1252 bytes ('?' for what cp1252 lacks), escaped for a PDF string."""
     data = line.encode("cp1252", errors="replace")
     return data.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
 
 
-def _page_stream(text: str) -> bytes:
-    lines = [
+def _wrap(text: str) -> list[str]:
+    """The text's lines wrapped at WRAP_AT characters; blank lines are kept."""
+    return [
         wrapped
         for paragraph in text.splitlines()
-        for wrapped in (textwrap.wrap(paragraph, WRAP_AT) or [""])
+        for wrapped in (
+            textwrap.wrap(paragraph, WRAP_AT, break_long_words=False, break_on_hyphens=False)
+            or [""]
+        )
     ]
+
+
+def _page_stream(text: str) -> bytes:
+    """The content stream of one page: one Tj per line, T* for the next line."""
     if not text.strip():
         return b""
     body = [
@@ -28,20 +37,23 @@ def _page_stream(text: str) -> bytes:
         b"%d TL" % LEADING,
         b"%d %d Td" % (MARGIN, PAGE_HEIGHT - MARGIN),
     ]
-    for line in lines:
-        body.append(b"(" + _escape(line) + b") Tj T*")
+    body.extend(b"(" + _escape(line) + b") Tj T*" for line in _wrap(text))
     body.append(b"ET")
     return b"\n".join(body)
 
 
 def make_text_pdf(pages: list[str]) -> bytes:
-    """A PDF 1.4 file with one Letter page per string (an empty string: a page without text)."""
-    objects: list[bytes] = []
+    """A PDF 1.4 file with one Letter page per string (an empty string: a page without text).
+
+    The output holds no timestamps or ids, so the same pages always give the same bytes.
+    """
     page_ids = [3 + 2 * i for i in range(len(pages))]
     font_id = 3 + 2 * len(pages)
-    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
-    kids = b" ".join(b"%d 0 R" % pid for pid in page_ids)
-    objects.append(b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % len(pages))
+    kids = b" ".join(b"%d 0 R" % page_id for page_id in page_ids)
+    objects: list[bytes] = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % len(pages),
+    ]
     for page_id, text in zip(page_ids, pages, strict=True):
         stream = _page_stream(text)
         objects.append(
@@ -53,8 +65,9 @@ def make_text_pdf(pages: list[str]) -> bytes:
     objects.append(
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
     )
-    output = bytearray(b"%PDF-1.4\n")
-    offsets = []
+    # The comment after the header marks the file as binary for transfer tools.
+    output = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets: list[int] = []
     for number, body in enumerate(objects, start=1):
         offsets.append(len(output))
         output += b"%d 0 obj\n" % number + body + b"\nendobj\n"

@@ -194,3 +194,23 @@ def test_chat_json_lines(tmp_path: Path, fake_models: RecordingChatModel) -> Non
     assert lines[0]["standalone_question"] == "one"
     assert lines[1]["standalone_question"] == "Ollama listens on port 11434 [1]."  # rewritten
     assert all(line["answer"] and line["sources"] for line in lines)
+
+
+def test_not_covered_lists_the_closest_passages_and_force_asks_anyway(
+    tmp_path: Path, fake_models: RecordingChatModel
+) -> None:
+    _ingest(tmp_path)
+    strict = {"RAG_MIN_SCORE": "0.999"}
+    result = runner.invoke(cli, ["ask", "What is the capital of Peru?"], env=strict)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Your documents do not seem to cover this question")
+    assert "Closest passages (not close enough to answer; --force asks the model anyway):" in (
+        result.stdout
+    )
+    assert "  [1] " in result.stdout
+    assert fake_models.calls == []
+    forced = runner.invoke(cli, ["ask", "What is the capital of Peru?", "--force"], env=strict)
+    assert forced.stdout.startswith("Ollama listens on port 11434 [1].")
+    assert len(fake_models.calls) == 1
+    plain = runner.invoke(cli, ["ask", "backup", "--no-stream"], env={"RAG_MIN_SCORE": "-1"})
+    assert plain.stdout.startswith("Ollama listens on port 11434 [1].\n")
