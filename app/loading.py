@@ -180,7 +180,7 @@ def _load_one(path: Path, source: str, max_file_bytes: int) -> LoadedFile | str:
     if not data.strip():
         return "empty file"
     try:
-        parsed = parse_document(data, path.suffix, fallback_title=path.stem)
+        parsed = parse_document(data, path.suffix, fallback_title=display_path(path.stem))
     except UnreadableDocument as error:
         return str(error)
     content_hash = hashlib.sha256(data).hexdigest()

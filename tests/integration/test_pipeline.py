@@ -31,9 +31,11 @@ def test_ingest_indexes_every_sample_document(sample_index: Path) -> None:
 
 def test_ask_answers_and_cites_a_sample_file(sample_index: Path) -> None:
     result = run_rag(["ask", QUESTION], rag_env(sample_index))
-    answer, _, sources = result.stdout.partition("\nSources:\n")
+    answer, _, rest = result.stdout.partition("\nSources:\n")
     assert answer.strip(), result.stdout
+    sources, _, evidence = rest.partition("\n\nEvidence:\n")
     cited = [line.split("] ", 1)[1].split(" ")[0] for line in sources.strip().splitlines()]
+    assert evidence.strip().startswith("[")
     assert cited and all(name.split(":")[0] in SAMPLE_FILES for name in cited)
     assert "ollama-notes.md" in " ".join(cited)
     assert "answering with llamacpp:SmolLM2-135M-Instruct" in result.stderr
