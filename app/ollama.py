@@ -98,7 +98,7 @@ def describe_transport_error(url: str, error: BaseException) -> str:
             "or set RAG_LLM_PROVIDER=llamacpp to answer with the embedded model"
         )
     if isinstance(error, httpx.TimeoutException):
-        return _timeout_problem(url, None)
+        return _timeout_problem(url, None, "RAG_OLLAMA_REQUEST_TIMEOUT")
     return f"Ollama at {url} failed: {text}"
 
 
@@ -152,13 +152,13 @@ def _proxy_answered(url: str, status_code: int, via: tuple[str, str]) -> str:
     )
 
 
-def _timeout_problem(url: str, timeout: float | None) -> str:
+def _timeout_problem(url: str, timeout: float | None, setting: str = "RAG_OLLAMA_TIMEOUT") -> str:
     within = f" within {timeout:g} s" if timeout else " in time"
     via = proxy_for(url)
     hint = f" (requests go through {via[0]}: check that proxy)" if via else ""
     return (
         f"Ollama at {url} did not answer{within}{hint}; it may be loading a model: "
-        "try again, or raise RAG_OLLAMA_TIMEOUT"
+        f"try again, or raise {setting}"
     )
 
 

@@ -129,6 +129,7 @@ def build_embeddings(settings: Settings) -> Embeddings:
         settings.embed_model,
         settings.ollama_host,
         settings.ollama_keep_alive,
+        settings.ollama_request_timeout,
     )
 
 
@@ -144,7 +145,9 @@ def prepare_ollama(settings: Settings) -> None:
 
 
 @lru_cache(maxsize=4)
-def _cached_embeddings(provider: str, model: str, ollama_host: str, keep_alive: int) -> Embeddings:
+def _cached_embeddings(
+    provider: str, model: str, ollama_host: str, keep_alive: int, request_timeout: float
+) -> Embeddings:
     match provider:
         case "huggingface":
             HuggingFaceEmbeddings = _import(
@@ -166,7 +169,10 @@ def _cached_embeddings(provider: str, model: str, ollama_host: str, keep_alive: 
         case "ollama":
             OllamaEmbeddings = _import("langchain_ollama", "OllamaEmbeddings", "langchain-ollama")
             return OllamaEmbeddings(  # type: ignore[no-any-return]
-                model=model, base_url=ollama_host, keep_alive=keep_alive
+                model=model,
+                base_url=ollama_host,
+                keep_alive=keep_alive,
+                client_kwargs={"timeout": request_timeout},
             )
         case _:
             raise ProviderError(f"unknown embedding provider {provider!r}")
@@ -251,6 +257,7 @@ def build_llm(settings: Settings, choice: LlmChoice) -> BaseChatModel | None:
                 num_ctx=settings.llm_ctx,
                 num_predict=settings.llm_max_tokens,
                 keep_alive=settings.ollama_keep_alive,
+                client_kwargs={"timeout": settings.ollama_request_timeout},
             )
         case _:
             raise ProviderError(f"unknown answer model provider {choice.provider!r}")

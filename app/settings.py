@@ -253,6 +253,13 @@ SPECS: tuple[SettingSpec, ...] = (
         _number(0.1, 120.0),
     ),
     SettingSpec(
+        "ollama_request_timeout",
+        "RAG_OLLAMA_REQUEST_TIMEOUT",
+        "300",
+        "Seconds an Ollama answer or embedding request may take (model loading included).",
+        _number(1.0, 3600.0),
+    ),
+    SettingSpec(
         "ollama_keep_alive",
         "RAG_OLLAMA_KEEP_ALIVE",
         "5m",
@@ -295,6 +302,7 @@ class Settings:
     max_file_mb: int
     ollama_host: str
     ollama_timeout: float
+    ollama_request_timeout: float
     ollama_keep_alive: int
     ollama_bypass_proxy: bool
     origins: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)

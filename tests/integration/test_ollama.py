@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,14 @@ from app.ollama import probe, require_model
 from tests.conftest import DATA_DIR
 from tests.integration.conftest import COMMAND_TIMEOUT, rag_env, run_rag
 from tests.support.forward_proxy import RecordingProxy
-from tests.support.ollama_server import REPLY, Embedder, StandInOllama, minilm_embedder
+from tests.support.loopback import serve_on_loopback
+from tests.support.ollama_server import (
+    REPLY,
+    Embedder,
+    StandInOllama,
+    _handler_for,
+    minilm_embedder,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -159,6 +167,30 @@ def test_timeout(embedder: Embedder) -> None:
         status = probe(slow.url, 0.3)
     assert status.problem is not None
     assert status.problem.startswith(f"Ollama at {slow.url} did not answer within 0.3 s")
+
+
+def test_an_answer_that_takes_too_long_times_out(tmp_path: Path, embedder: Embedder) -> None:
+    index_dir = _small_index(tmp_path)
+    released = threading.Event()
+
+    class SlowChat(_handler_for(StandInOllama(embedder))):  # type: ignore[misc]
+        def do_POST(self) -> None:
+            released.wait(timeout=10)  # answers nothing; the test releases it when done
+
+    with serve_on_loopback(SlowChat) as url:
+        rag = Rag.from_settings(
+            index_dir=index_dir,
+            llm_provider="ollama",
+            ollama_host=url,
+            ollama_request_timeout=1.0,
+        )
+        with pytest.raises(ProviderError) as caught:
+            rag.ask("How do I import a GGUF file?")
+        released.set()
+    assert str(caught.value) == (
+        f"Ollama at {url} did not answer in time; it may be loading a model: "
+        "try again, or raise RAG_OLLAMA_REQUEST_TIMEOUT"
+    )
 
 
 def test_server_error_during_an_answer(tmp_path: Path, embedder: Embedder) -> None:

@@ -1,15 +1,22 @@
+import sys
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.errors import ProviderError
 from app.network import (
+    PROXY_VARIABLES,
     bypasses_proxy,
     direct_hosts,
     mask_credentials,
     merge_no_proxy,
     proxy_for,
     route_directly,
+    socks_support_missing,
 )
+from app.providers import prepare_ollama
+from app.settings import resolve_settings
 
 
 def test_local_ollama_goes_into_both_no_proxy_variables_keeping_entries() -> None:
@@ -78,6 +85,27 @@ def test_proxy_for_names_the_variable_a_client_would_use() -> None:
 )
 def test_mask_credentials(url: str, masked: str) -> None:
     assert mask_credentials(url) == masked
+
+
+def test_a_socks_proxy_without_httpx_socks_support_gets_an_install_hint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    socks = {"all_proxy": "socks5h://127.0.0.1:7891"}
+    assert socks_support_missing(socks) is None  # httpx[socks] is a dependency
+    monkeypatch.setitem(sys.modules, "socksio", None)  # now ``import socksio`` fails
+    assert socks_support_missing(socks) == "all_proxy"
+    assert socks_support_missing({"HTTPS_PROXY": "http://127.0.0.1:7890"}) is None
+    for name in (*PROXY_VARIABLES, *(name.lower() for name in PROXY_VARIABLES)):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:7891")
+    monkeypatch.setenv("NO_PROXY", "")  # restored afterwards: prepare_ollama writes it
+    monkeypatch.setenv("no_proxy", "")
+    with pytest.raises(ProviderError) as caught:
+        prepare_ollama(resolve_settings({}, {}, {}))
+    assert str(caught.value) == (
+        "ALL_PROXY names a SOCKS proxy but httpx's SOCKS support is missing: "
+        'run `pip install "httpx[socks]"`'
+    )
 
 
 hosts = st.from_regex(r"[a-z0-9][a-z0-9.\-]{0,20}", fullmatch=True)
