@@ -62,6 +62,7 @@ class Answer:
     removed_citations: tuple[int, ...] = ()
     standalone_question: str = ""
     closest: tuple[Source, ...] = ()
+    cited_quotes: tuple[Evidence, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
@@ -74,5 +75,6 @@ class Answer:
             "removed_citations": list(self.removed_citations),
             "standalone_question": self.standalone_question or self.question,
             "closest": [source.to_dict() for source in self.closest],
+            "cited_quotes": [asdict(item) for item in self.cited_quotes],
             "llm": self.llm,
         }

@@ -25,7 +25,7 @@ from app.providers import (
 )
 from app.settings import DEFAULT_LLAMACPP_MODEL, Settings, load_settings
 from chains.citations import check_citations
-from chains.evidence import select_evidence
+from chains.evidence import quotes_for, select_evidence
 from retrievers.snapshots import current_snapshot, index_size_bytes
 from retrievers.vector_index import read_manifest
 
@@ -328,6 +328,7 @@ class AnswerStream(Iterator[str]):
         cited = checked.cited or (
             tuple(sorted({item.source_number for item in evidence})) if checked.text else ()
         )
+        quotes = tuple(quotes_for(self._standalone or self.question, self._docs, cited))
         return Answer(
             self.question,
             checked.text,
@@ -340,6 +341,7 @@ class AnswerStream(Iterator[str]):
             closest=()
             if self._docs
             else tuple(Source.from_document(doc) for doc in self._retrieved),
+            cited_quotes=quotes,
         )
 
 

@@ -56,12 +56,15 @@ def footer_lines(answer: Answer, compact: bool) -> list[str]:
         lines = [f"Sources: {cited}"] if cited else []
     else:
         lines = ["", "Sources:"] if answer.sources else []
+        quotes = {item.source_number: item for item in answer.cited_quotes}
         for number, source in enumerate(answer.sources, start=1):
             mark = ", cited" if number in answer.cited else ""
             lines.append(
                 f"  [{number}] {source.location} (chunk {source.chunk}, "
                 f"score {source.score:.2f}{mark})"
             )
+            if number in quotes:
+                lines.append(f'      "{" ".join(quotes[number].text.split())}"')
     lines += [
         f"  note: the answer cited [{n}], which is not a retrieved source"
         for n in answer.removed_citations

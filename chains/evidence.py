@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from langchain_core.documents import Document
 
@@ -56,6 +56,16 @@ def sentences(text: str) -> list[tuple[int, int]]:
             spans.append((start, start + len(stripped)))
         position = match.end() if match else len(text)
     return spans
+
+
+def quotes_for(question: str, docs: Sequence[Document], numbers: Sequence[int]) -> list[Evidence]:
+    """The best supporting sentence of each numbered source (1-based), where it has one."""
+    quotes = []
+    for number in numbers:
+        if 1 <= number <= len(docs):
+            found = select_evidence(question, [docs[number - 1]], limit=1)
+            quotes += [replace(item, source_number=number) for item in found]
+    return quotes
 
 
 def select_evidence(question: str, docs: Sequence[Document], limit: int = 3) -> list[Evidence]:

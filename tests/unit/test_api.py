@@ -168,3 +168,17 @@ def test_without_llm_rewriting_the_previous_question_carries_the_subject() -> No
     inputs = {"question": "and where do they go?", "history": history}
     assert with_previous_question(inputs) == "When do backups run? and where do they go?"
     assert with_previous_question({"question": "q", "history": []}) == "q"
+
+
+def test_each_cited_source_comes_with_its_best_sentence(rag: Rag) -> None:
+    llm = RecordingChatModel(responses=["It runs at 02:30 [1][2][3]."], calls=[])
+    answer = Rag(rag.settings, embeddings=rag.embeddings, llm=llm).ask(
+        "When does the backup run nightly?", k=3
+    )
+    assert answer.cited == (1, 2, 3)
+    by_number = {quote.source_number: quote for quote in answer.cited_quotes}
+    for number, quote in by_number.items():
+        assert quote.source == answer.sources[number - 1].source
+        assert quote.text in answer.sources[number - 1].text
+    backup = next(n for n, s in enumerate(answer.sources, start=1) if s.source == "backup.txt")
+    assert "nightly at 02:30" in by_number[backup].text
