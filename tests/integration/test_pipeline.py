@@ -34,7 +34,9 @@ def test_ask_answers_and_cites_a_sample_file(sample_index: Path) -> None:
     answer, _, rest = result.stdout.partition("\nSources:\n")
     assert answer.strip(), result.stdout
     sources, _, evidence = rest.partition("\n\nEvidence:\n")
-    cited = [line.split("] ", 1)[1].split(" ")[0] for line in sources.strip().splitlines()]
+    # Source lines are "  [n] file (chunk c, score s)"; a cited one is followed by its quote.
+    source_lines = [line.strip() for line in sources.splitlines() if line.strip().startswith("[")]
+    cited = [line.split("] ", 1)[1].split(" ")[0] for line in source_lines]
     assert evidence.strip().startswith("[")
     assert cited and all(name.split(":")[0] in SAMPLE_FILES for name in cited)
     assert "ollama-notes.md" in " ".join(cited)
