@@ -91,13 +91,20 @@ class HybridRetriever(BaseRetriever):
     rerank_top: int = 20
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
     ) -> list[Document]:
-        return self.search(query)
+        return self.search(query, k)
 
-    def search(self, query: str) -> list[Document]:
-        """The ``k`` best chunks, with ``score`` (cosine), ``bm25`` and ``fused`` in metadata."""
-        ranked = self.rank(query, self.k)
+    def search(self, query: str, k: int | None = None) -> list[Document]:
+        """The ``k`` best chunks, with ``score`` (cosine), ``bm25`` and ``fused`` in metadata.
+
+        ``k`` defaults to the retriever's own; ``invoke(query, k=8)`` passes it per call.
+        """
+        ranked = self.rank(query, k or self.k)
         query_tokens = set(tokenize(query))
         with_title = self.index.chunking.get("context") == "title"
         documents = []
