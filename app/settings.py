@@ -227,8 +227,9 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "min_score",
         "RAG_MIN_SCORE",
-        "0.2",
-        "Cosine similarity below which a chunk counts as unrelated to the question.",
+        "0.25",
+        "Cosine similarity below which a chunk counts as unrelated to the question "
+        "(calibrated with benchmarks/relevance.py).",
         _number(-1.0, 1.0),
     ),
     SettingSpec(

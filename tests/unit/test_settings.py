@@ -31,7 +31,7 @@ def test_precedence_is_flag_then_environment_then_dotenv_then_default() -> None:
     assert settings.top_k == 3
     assert settings.chunk_size == 700
     assert settings.chunk_overlap == 50
-    assert settings.min_score == 0.2
+    assert settings.min_score == 0.25
     assert [
         settings.origin(name) for name in ("top_k", "chunk_size", "chunk_overlap", "min_score")
     ] == [
