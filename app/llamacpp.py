@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -25,8 +27,52 @@ _load_lock = threading.Lock()
 def _load_llama(model_path: str, n_ctx: int, n_threads: int | None) -> Any:
     from llama_cpp import Llama
 
-    with _load_lock:
+    with _load_lock, _plain_cpu_buffers(cpu_has_amx(_cpu_flags())):
         return Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+
+
+def _cpu_flags() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return ""
+
+
+def cpu_has_amx(cpuinfo: str) -> bool:
+    """Whether the CPU flags (``/proc/cpuinfo`` text) advertise Intel AMX."""
+    return any(
+        line.startswith("flags") and " amx_int8" in f" {line.split(':', 1)[-1]}"
+        for line in cpuinfo.splitlines()
+    )
+
+
+@contextmanager
+def _plain_cpu_buffers(enabled: bool) -> Iterator[None]:
+    """Load weights into plain CPU buffers instead of llama.cpp's "extra" buffer types.
+
+    llama.cpp repacks quantised weights for AMX when the CPU advertises it, and that path
+    crashes the process (SIGSEGV on the first batch of more than one token) on AMX
+    machines such as the virtual ones this project is tested on. llama-cpp-python does
+    not expose ``use_extra_bufts``, so the default model parameters are adjusted while
+    the model loads (under ``_load_lock``).
+    """
+    if not enabled:
+        yield
+        return
+    import llama_cpp.llama_cpp as native
+
+    default_params = native.llama_model_default_params
+
+    def without_extra_buffers() -> Any:
+        params = default_params()
+        params.use_extra_bufts = False
+        return params
+
+    native.llama_model_default_params = without_extra_buffers
+    try:
+        yield
+    finally:
+        native.llama_model_default_params = default_params
 
 
 def to_chat_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
