@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
+    from app.reindexing import ReindexReport
     from retrievers.hybrid import Fusion, HybridRetriever, Mode
     from retrievers.vector_index import VectorIndex
 
@@ -60,6 +61,7 @@ class IndexStatus:
     size_bytes: int
     created_at: str
     chunking: dict[str, Any]
+    index_type: str
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
@@ -150,6 +152,14 @@ class Rag:
             or (lambda skipped: self._notify(f"warning: skipped {skipped.path}: {skipped.reason}")),
             on_progress=on_progress,
         )
+
+    def reindex(self, wait_seconds: float = 0.0) -> ReindexReport:
+        """Rebuild the index as the settings' RAG_INDEX_TYPE from its stored vectors."""
+        from app.reindexing import reindex
+
+        report = reindex(self.settings, wait_seconds)
+        self._index = None
+        return report
 
     def index(self) -> VectorIndex:
         """The live index, reloaded when an ingest has published a new snapshot."""
@@ -372,4 +382,5 @@ def index_status(settings: Settings) -> IndexStatus:
         size_bytes=index_size_bytes(snapshot),
         created_at=manifest.created_at,
         chunking=manifest.chunking,
+        index_type=manifest.index.label,
     )
