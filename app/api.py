@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 from app.answers import Answer, Source
 from app.errors import ProviderError, RagError
-from app.ingest import IngestOptions, IngestReport, Progress, ingest_paths
-from app.loading import SkipHandler
 from app.ollama import explain_client_error
 from app.providers import (
     LlmChoice,
@@ -35,6 +33,8 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
+    from app.ingest import IngestOptions, IngestReport, Progress
+    from app.loading import SkipHandler
     from app.reindexing import ReindexReport
     from retrievers.hybrid import Fusion, HybridRetriever, Mode
     from retrievers.vector_index import VectorIndex
@@ -128,6 +128,8 @@ class Rag:
         on_progress: Progress | None = None,
     ) -> IngestReport:
         """Index files and folders; unchanged files keep their vectors."""
+        from app.ingest import IngestOptions
+
         items = [paths] if isinstance(paths, str | Path) else list(paths)
         with provider_errors(self._explain):
             report = self._ingest_items(
@@ -143,6 +145,9 @@ class Rag:
         on_skip: SkipHandler | None,
         on_progress: Progress | None,
     ) -> IngestReport:
+        # Imported here: answering questions needs none of the loading and splitting code.
+        from app.ingest import ingest_paths
+
         return ingest_paths(
             [Path(p) for p in items],
             self.settings,

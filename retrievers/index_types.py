@@ -27,8 +27,11 @@ AUTO_HNSW_BELOW = 250_000
 """``auto`` uses hnsw up to here; above it the float vectors of a graph index outgrow RAM."""
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 64
-HNSW_EF_SEARCH = 64
-IVF_NPROBE = 16
+HNSW_EF_SEARCH = 192
+"""Recall@10 0.997 on SciFact MiniLM vectors at 10k, 0.976 on hard synthetic ones at 100k."""
+IVF_MIN_NPROBE = 32
+IVF_PROBED_SHARE = 4
+"""Search a quarter of the clusters: MiniLM vectors need it (recall@10 0.98 on SciFact)."""
 IVF_TRAIN_SAMPLE = 100_000
 """Clustering is trained on at most this many vectors, so building stays bounded at 1M."""
 IVF_MIN_POINTS_PER_LIST = 39
@@ -57,7 +60,11 @@ def index_spec_for(requested: str, count: int, vector_dtype: str = "float32") ->
     if kind == "hnsw":
         params = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH}
     elif kind == "ivf-sq8":
-        params = {"nlist": ivf_list_count(count), "nprobe": IVF_NPROBE}
+        nlist = ivf_list_count(count)
+        params = {
+            "nlist": nlist,
+            "nprobe": min(nlist, max(IVF_MIN_NPROBE, nlist // IVF_PROBED_SHARE)),
+        }
     return IndexSpec(kind, params, vector_dtype)
 
 

@@ -4,7 +4,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from app.cli import cli
 from app.ingest import ingest_paths
 from app.reindexing import reindex
 from app.settings import Settings, resolve_settings
@@ -13,6 +15,7 @@ from retrievers.index_types import (
     AUTO_FLAT_BELOW,
     AUTO_HNSW_BELOW,
     INDEX_TYPES,
+    IVF_TRAIN_SAMPLE,
     index_spec_for,
     ivf_list_count,
     resolve_index_type,
@@ -20,7 +23,7 @@ from retrievers.index_types import (
 from retrievers.manifest import EmbeddingSpec, FileEntry
 from retrievers.snapshots import current_snapshot
 from retrievers.vector_index import ChunkRecord, VectorIndex, normalize
-from tests.unit.conftest import SAMPLE_FILES, write_files
+from tests.unit.conftest import SAMPLE_FILES, RecordingChatModel, write_files
 from tests.unit.test_ingest import CountingEmbedding
 
 DIMENSION = 32
@@ -31,12 +34,19 @@ def random_unit_vectors(count: int, seed: int) -> np.ndarray[Any, Any]:
     return normalize(np.random.default_rng(seed).normal(size=(count, DIMENSION)))
 
 
+def topical_unit_vectors(count: int, seed: int) -> np.ndarray[Any, Any]:
+    """Random vectors gathered around 40 random topics, as text embeddings are."""
+    topics = np.random.default_rng(1234).normal(size=(40, DIMENSION))
+    rng = np.random.default_rng(seed)
+    return normalize(topics[rng.integers(0, 40, count)] + 0.6 * rng.normal(size=(count, DIMENSION)))
+
+
 def _index(
     count: int, index_type: str, vector_dtype: str = "float32", seed: int = 0
 ) -> VectorIndex:
     records = [ChunkRecord(f"id{i}", f"chunk {i}", {"source": "f.md"}) for i in range(count)]
     files = [FileEntry("/docs/f.md", "f.md", "h", count, 10)]
-    vectors = random_unit_vectors(count, seed)
+    vectors = topical_unit_vectors(count, seed)
     return VectorIndex.from_vectors(
         SPEC, {"context": "none"}, records, vectors, files, index_type, vector_dtype
     )
@@ -78,7 +88,7 @@ def test_each_type_round_trips_with_the_same_results(
 def test_approximate_types_find_what_exact_search_finds(index_type: str) -> None:
     exact = _index(4000, "flat")
     approximate = _index(4000, index_type)
-    queries = random_unit_vectors(50, seed=3)
+    queries = topical_unit_vectors(50, seed=3)
     truth = _top_ids(exact, queries, 10)
     found = _top_ids(approximate, queries, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found, strict=True)])
@@ -117,8 +127,11 @@ def test_auto_picks_the_type_by_chunk_count() -> None:
 def test_ivf_lists_grow_with_the_square_root_and_stay_trainable() -> None:
     assert ivf_list_count(1) == 1
     assert ivf_list_count(1000) == 1000 // 39
-    assert ivf_list_count(1_000_000) == 4000
-    assert index_spec_for("ivf-sq8", 1_000_000).params["nlist"] == 4000
+    assert ivf_list_count(40_000) == 800  # 4 * sqrt(n)
+    # At a million chunks the training sample (not n) bounds the clusters.
+    assert ivf_list_count(1_000_000) == IVF_TRAIN_SAMPLE // 39
+    params = index_spec_for("ivf-sq8", 1_000_000).params
+    assert params == {"nlist": 2564, "nprobe": 641}
 
 
 def _settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -201,7 +214,7 @@ def test_damaged_approximate_index_is_reported(tmp_path: Path, index_type: str) 
     snapshot = _index(300, index_type).save(tmp_path / "idx")
     data = (snapshot / "index.faiss").read_bytes()
     (snapshot / "index.faiss").write_bytes(data[: len(data) // 2])
-    with pytest.raises(IndexDamagedError, match="index.faiss is unreadable"):
+    with pytest.raises(IndexDamagedError, match=r"index\.faiss is unreadable"):
         VectorIndex.load(tmp_path / "idx")
 
 
@@ -217,3 +230,20 @@ def test_a_version_1_snapshot_without_vectors_file_still_loads(tmp_path: Path) -
     assert loaded.index_spec.type == "flat"
     np.testing.assert_allclose(loaded.vectors(), index.vectors(), atol=1e-6)
     assert loaded.search(index.vector(7).tolist(), 1)[0].record.id == "id7"
+
+
+def test_rag_reindex_switches_type_and_status_shows_it(
+    tmp_path: Path, fake_models: RecordingChatModel
+) -> None:
+    runner = CliRunner()
+    root = write_files(tmp_path / "docs", SAMPLE_FILES)
+    assert runner.invoke(cli, ["ingest", str(root)]).exit_code == 0
+    assert "search     flat, float32 vectors" in runner.invoke(cli, ["status"]).stdout
+    result = runner.invoke(cli, ["reindex", "--index-type", "hnsw", "--vector-dtype", "float16"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Rebuilt the index of ")
+    assert "as hnsw (M=32, efConstruction=64, efSearch=192), float16 vectors" in result.stdout
+    status = json.loads(runner.invoke(cli, ["status", "--json"]).stdout)
+    assert status["index_type"].startswith("hnsw")
+    asked = runner.invoke(cli, ["ask", "backup", "--retrieve-only", "--json"])
+    assert json.loads(asked.stdout)["sources"][0]["source"] == "backup.txt"
