@@ -218,9 +218,15 @@ class VectorIndex:
         """The stored (normalised) vector of one chunk."""
         return np.asarray(self._stored[row], dtype=np.float32)
 
-    def cosine(self, query_vector: Vectors, row: int) -> float:
-        """Cosine similarity of a normalised query with one stored chunk."""
-        return float(np.dot(self.vector(row), query_vector[0]))
+    def cosines(self, query_vector: Vectors, rows: Sequence[int]) -> list[float]:
+        """Cosine similarities of a normalised query with several stored chunks, in order."""
+        if not rows:
+            return []
+        order = np.argsort(rows)
+        picked = np.asarray(self._stored[np.asarray(rows)[order]], dtype=np.float32)
+        scores = np.empty(len(rows), dtype=np.float32)
+        scores[order] = picked @ query_vector[0]
+        return [float(score) for score in scores]
 
     def check_embedding(self, provider: str, model: str) -> None:
         """Refuse to serve queries embedded by another model than the index was built with."""
