@@ -16,6 +16,7 @@ synthetic vectors (``synthetic_vectors``) built to resemble them.
 
     python benchmarks/search.py                        # 10k, 100k and 1M chunks
     python benchmarks/search.py --sizes 10000,100000   # quicker
+    python benchmarks/search.py --all-types            # hnsw at 1M too (15 minutes to build)
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import gzip
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -38,7 +38,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from retrievers.index_types import INDEX_TYPES, build_faiss_index, index_spec_for  # noqa: E402
+from retrievers.index_types import (  # noqa: E402
+    AUTO_HNSW_BELOW,
+    INDEX_TYPES,
+    build_faiss_index,
+    index_spec_for,
+)
 from retrievers.manifest import EmbeddingSpec  # noqa: E402
 from retrievers.vector_index import ChunkRecord, VectorIndex, normalize  # noqa: E402
 
@@ -183,7 +188,7 @@ def search_worker(kind: str, folder: str, query_file: str) -> None:
         began = time.perf_counter()
         found.append(search(query))
         seconds.append(time.perf_counter() - began)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mib()
     print(
         json.dumps(
             {
@@ -196,6 +201,12 @@ def search_worker(kind: str, folder: str, query_file: str) -> None:
             }
         )
     )
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory since exec (ru_maxrss would include the parent's)."""
+    status = Path("/proc/self/status").read_text(encoding="utf-8")
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
 
 
 def run_worker(*args: str, threads: int | None = None) -> dict[str, Any]:
@@ -214,7 +225,9 @@ def recall(found: list[list[int]], truth: Array) -> float:
     )
 
 
-def measure_size(count: int, queries: int, kinds: list[str], work: Path) -> list[tuple[Any, ...]]:
+def measure_size(
+    count: int, queries: int, kinds: list[str], work: Path, all_types: bool
+) -> list[tuple[Any, ...]]:
     label, corpus, query_vectors = dataset(count, queries)
     truth = exact_neighbours(corpus, query_vectors)
     query_file = work / f"queries-{count}.npy"
@@ -222,6 +235,8 @@ def measure_size(count: int, queries: int, kinds: list[str], work: Path) -> list
     records = [ChunkRecord(str(i), f"chunk {i}", {}) for i in range(count)]
     rows = []
     for kind in kinds:
+        if kind == "hnsw" and count >= AUTO_HNSW_BELOW and not all_types:
+            continue  # 15 minutes to build at 1M here, and its float vectors exceed 1 GiB
         folder = work / f"ragkit-{kind}-{count}"
         build = write_ragkit(kind, corpus, records, folder)
         result = run_worker("ragkit", str(folder), str(query_file))
@@ -255,13 +270,16 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--types", default=",".join(INDEX_TYPES))
+    parser.add_argument(
+        "--all-types", action="store_true", help="also hnsw above 250k chunks (slow to build)"
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     kinds = args.types.split(",")
     rows = []
     with tempfile.TemporaryDirectory(prefix="ragkit-search-") as folder:
         for count in sizes:
-            rows += measure_size(count, args.queries, kinds, Path(folder))
+            rows += measure_size(count, args.queries, kinds, Path(folder), args.all_types)
     print(f"dense search, top {K}, {args.queries} single queries, {os.cpu_count()} CPUs")
     header = (
         f"{'chunks':>9}  {'vectors':<15}{'index':<18}{'build s':>8}{'load s':>8}"
