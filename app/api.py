@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 from app.answers import Answer, Source
 from app.errors import ProviderError, RagError
-from app.ingest import IngestOptions, IngestReport, Progress, ingest_paths
-from app.loading import SkipHandler
 from app.ollama import explain_client_error
 from app.providers import (
     LlmChoice,
@@ -35,6 +33,9 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
+    from app.ingest import IngestOptions, IngestReport, Progress
+    from app.loading import SkipHandler
+    from app.reindexing import ReindexReport
     from retrievers.hybrid import Fusion, HybridRetriever, Mode
     from retrievers.vector_index import VectorIndex
 
@@ -60,6 +61,7 @@ class IndexStatus:
     size_bytes: int
     created_at: str
     chunking: dict[str, Any]
+    index_type: str
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
@@ -126,6 +128,8 @@ class Rag:
         on_progress: Progress | None = None,
     ) -> IngestReport:
         """Index files and folders; unchanged files keep their vectors."""
+        from app.ingest import IngestOptions
+
         items = [paths] if isinstance(paths, str | Path) else list(paths)
         with provider_errors(self._explain):
             report = self._ingest_items(
@@ -141,6 +145,9 @@ class Rag:
         on_skip: SkipHandler | None,
         on_progress: Progress | None,
     ) -> IngestReport:
+        # Imported here: answering questions needs none of the loading and splitting code.
+        from app.ingest import ingest_paths
+
         return ingest_paths(
             [Path(p) for p in items],
             self.settings,
@@ -150,6 +157,14 @@ class Rag:
             or (lambda skipped: self._notify(f"warning: skipped {skipped.path}: {skipped.reason}")),
             on_progress=on_progress,
         )
+
+    def reindex(self, wait_seconds: float = 0.0) -> ReindexReport:
+        """Rebuild the index as the settings' RAG_INDEX_TYPE from its stored vectors."""
+        from app.reindexing import reindex
+
+        report = reindex(self.settings, wait_seconds)
+        self._index = None
+        return report
 
     def index(self) -> VectorIndex:
         """The live index, reloaded when an ingest has published a new snapshot."""
@@ -372,4 +387,5 @@ def index_status(settings: Settings) -> IndexStatus:
         size_bytes=index_size_bytes(snapshot),
         created_at=manifest.created_at,
         chunking=manifest.chunking,
+        index_type=manifest.index.label,
     )

@@ -1,4 +1,4 @@
-"""The ``rag`` command: ingest, ask, chat, status.
+"""The ``rag`` command: ingest, ask, chat, status, reindex, doctor, eval.
 
 Heavy imports (torch, faiss, LangChain) happen inside the commands that need them.
 """
@@ -27,6 +27,8 @@ cli = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: rendering it with rich costs more start-up time than the rest of `rag --help`.
+    rich_markup_mode=None,
 )
 
 T = TypeVar("T")
@@ -131,6 +133,10 @@ def ingest(
     chunk_overlap: Annotated[
         int | None, typer.Option("--chunk-overlap", help="[env: RAG_CHUNK_OVERLAP]")
     ] = None,
+    index_type: Annotated[
+        str | None,
+        typer.Option("--index-type", help="flat, hnsw, ivf-sq8 or auto [env: RAG_INDEX_TYPE]."),
+    ] = None,
     wait: Annotated[
         float,
         typer.Option("--wait", help="Seconds to wait while another ingest writes the index."),
@@ -150,7 +156,7 @@ def ingest(
     def run() -> None:
         from app.ingest import IngestOptions
 
-        rag = state.rag(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+        rag = state.rag(chunk_size=chunk_size, chunk_overlap=chunk_overlap, index_type=index_type)
         options = IngestOptions(rebuild, wait, follow_symlinks, strict)
         with _progress_bar() as progress:
             report = rag.ingest(paths, options=options, on_skip=_warn_skipped, on_progress=progress)
@@ -280,11 +286,38 @@ def status(
                 "chunking",
                 f"{chunking.get('chunk_size')} characters, {chunking.get('chunk_overlap')} overlap",
             ),
+            ("search", info.index_type),
             ("size", _human_size(info.size_bytes)),
             ("built", info.created_at),
         ]
         for name, value in rows:
             typer.echo(f"{name:<10} {value}")
+
+    guarded(run, state.debug)
+
+
+@cli.command()
+def reindex(
+    ctx: typer.Context,
+    index_type: Annotated[
+        str | None,
+        typer.Option("--index-type", help="flat, hnsw, ivf-sq8 or auto [env: RAG_INDEX_TYPE]."),
+    ] = None,
+    vector_dtype: Annotated[
+        str | None,
+        typer.Option("--vector-dtype", help="float32 or float16 [env: RAG_VECTOR_DTYPE]."),
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", help="Seconds to wait while another ingest writes the index."),
+    ] = 0.0,
+) -> None:
+    """Rebuild the index as another index type from its stored vectors (nothing is embedded)."""
+    state: CliState = ctx.obj
+
+    def run() -> None:
+        rag = state.rag(index_type=index_type, vector_dtype=vector_dtype)
+        typer.echo(rag.reindex(wait).summary())
 
     guarded(run, state.debug)
 

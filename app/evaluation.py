@@ -175,7 +175,9 @@ def build_eval_index(
     with_title = chunking["context"] == "title"
     vectors = embed_texts(embeddings, [search_text(r, with_title) for r in records], on_progress)
     spec = EmbeddingSpec(settings.embed_provider, settings.embed_model, int(vectors.shape[1]))
-    return VectorIndex.from_vectors(spec, chunking, records, vectors, [])
+    return VectorIndex.from_vectors(
+        spec, chunking, records, vectors, [], settings.index_type, settings.vector_dtype
+    )
 
 
 def evaluate_retrieval(

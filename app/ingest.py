@@ -194,7 +194,13 @@ def _ingest_locked(
         dimension = new_vectors.shape[1] if len(new_records) else kept_vectors.shape[1]
         spec = EmbeddingSpec(settings.embed_provider, settings.embed_model, int(dimension))
         vectors = np.vstack([kept_vectors, new_vectors]) if len(kept_records) else new_vectors
-        VectorIndex.from_vectors(spec, chunking, records, vectors, files).save(settings.index_dir)
+        VectorIndex.from_vectors(
+            spec, chunking, records, vectors, files, settings.index_type, settings.vector_dtype
+        ).save(settings.index_dir)
+    elif previous is not None and previous.needs_rebuild(
+        settings.index_type, settings.vector_dtype
+    ):
+        previous.rebuilt(settings.index_type, settings.vector_dtype).save(settings.index_dir)
     return IngestReport(
         index_dir=settings.index_dir,
         files_indexed=len(plan.embed),

@@ -12,6 +12,13 @@ from typing import Any
 
 from app.errors import ConfigError
 from app.network import normalize_ollama_host
+from retrievers.index_types import (
+    AUTO,
+    AUTO_FLAT_BELOW,
+    AUTO_HNSW_BELOW,
+    INDEX_TYPES,
+    VECTOR_DTYPES,
+)
 
 DEFAULT_HF_EMBED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_OLLAMA_EMBED_MODEL = "nomic-embed-text"
@@ -233,6 +240,24 @@ SPECS: tuple[SettingSpec, ...] = (
         _number(-1.0, 1.0),
     ),
     SettingSpec(
+        "index_type",
+        "RAG_INDEX_TYPE",
+        AUTO,
+        "Vector index: flat (exact), hnsw (graph, fast), ivf-sq8 (clustered, 8-bit compressed, "
+        f"for millions of chunks) or auto (flat below {AUTO_FLAT_BELOW:,} chunks, hnsw below "
+        f"{AUTO_HNSW_BELOW:,}, else ivf-sq8). A change rebuilds the index from the stored "
+        "vectors, without embedding again.",
+        _choice(AUTO, *INDEX_TYPES),
+    ),
+    SettingSpec(
+        "vector_dtype",
+        "RAG_VECTOR_DTYPE",
+        "float32",
+        "How the index keeps its vectors on disk: float32 or float16 (half the size, "
+        "cosine similarities within 0.001).",
+        _choice(*VECTOR_DTYPES),
+    ),
+    SettingSpec(
         "max_file_mb",
         "RAG_MAX_FILE_MB",
         "50",
@@ -300,6 +325,8 @@ class Settings:
     rerank_model: str
     top_k: int
     min_score: float
+    index_type: str
+    vector_dtype: str
     max_file_mb: int
     ollama_host: str
     ollama_timeout: float

@@ -147,9 +147,8 @@ class HybridRetriever(BaseRetriever):
         cosines = dict(dense)
         candidates = list(dict.fromkeys([row for row, _ in dense] + [row for row, _ in lexical]))
         if vector is not None:
-            for row in candidates:
-                if row not in cosines:
-                    cosines[row] = self.index.cosine(vector, row)
+            missing = [row for row in candidates if row not in cosines]
+            cosines.update(zip(missing, self.index.cosines(vector, missing), strict=True))
         bm25 = {row: float(bm25_all[row]) for row in candidates} if bm25_all is not None else {}
         if self.fusion == "rrf":
             fused = fuse_rankings(

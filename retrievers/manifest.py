@@ -6,7 +6,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+"""Version 1 snapshots have no vectors.npy and are always flat; version 2 records the index type."""
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,26 @@ class EmbeddingSpec:
     def label(self) -> str:
         """Short human form, e.g. ``huggingface:sentence-transformers/all-MiniLM-L6-v2 (384d)``."""
         return f"{self.provider}:{self.model} ({self.dimension}d)"
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """How the vectors are searched (FAISS index type and its parameters) and stored on disk."""
+
+    type: str = "flat"
+    params: dict[str, int] = field(default_factory=dict)
+    vector_dtype: str = "float32"
+
+    @property
+    def exact(self) -> bool:
+        """True when search compares the query with every stored vector."""
+        return self.type == "flat"
+
+    @property
+    def label(self) -> str:
+        """Short human form, e.g. ``hnsw (M=32, efConstruction=64, efSearch=64), float16``."""
+        params = ", ".join(f"{name}={value}" for name, value in self.params.items())
+        return f"{self.type}{f' ({params})' if params else ''}, {self.vector_dtype} vectors"
 
 
 @dataclass(frozen=True)
@@ -44,6 +66,7 @@ class Manifest:
     files: tuple[FileEntry, ...]
     chunk_count: int
     created_at: str
+    index: IndexSpec = field(default_factory=IndexSpec)
     format_version: int = FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -60,7 +83,7 @@ class Manifest:
         if not isinstance(data, dict):
             raise ValueError("manifest is not a JSON object")
         version = data["format_version"]
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise ValueError(f"format version {version!r}, this ragkit reads {FORMAT_VERSION}")
         embedding = EmbeddingSpec(**data["embedding"])
         if not isinstance(embedding.dimension, int) or embedding.dimension <= 0:
@@ -75,6 +98,16 @@ class Manifest:
             files=files,
             chunk_count=chunk_count,
             created_at=str(data["created_at"]),
+            index=_index_spec(data.get("index", {})),
             format_version=version,
             extra=dict(data.get("extra", {})),
         )
+
+
+def _index_spec(data: dict[str, Any]) -> IndexSpec:
+    spec = IndexSpec(**data)
+    if not isinstance(spec.params, dict) or not all(
+        isinstance(value, int) for value in spec.params.values()
+    ):
+        raise ValueError("index parameters must be whole numbers")
+    return spec

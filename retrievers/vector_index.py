@@ -1,13 +1,17 @@
 """A FAISS index of normalised vectors with a JSON-lines docstore and a manifest.
 
-Nothing here is pickled: vectors go through ``faiss.write_index``, texts and metadata
-through JSON lines, and the manifest is JSON. Cosine similarity is the inner product of
+Nothing here is pickled: the search structure goes through ``faiss.write_index``, the
+normalised vectors themselves through ``numpy.save(allow_pickle=False)`` (so another index
+type can be built from them without embedding anything again), texts and metadata through
+JSON lines, and the manifest is JSON. Cosine similarity is the inner product of
 L2-normalised vectors.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +22,13 @@ import numpy as np
 import numpy.typing as npt
 
 from retrievers.errors import IndexDamagedError, IndexMismatchError
-from retrievers.manifest import EmbeddingSpec, FileEntry, Manifest
+from retrievers.index_types import (
+    REFINE_FACTOR,
+    apply_search_params,
+    build_faiss_index,
+    index_spec_for,
+)
+from retrievers.manifest import EmbeddingSpec, FileEntry, IndexSpec, Manifest
 from retrievers.snapshots import current_snapshot, publish_snapshot
 from retrievers.sparse import SPARSE_FOLDER, SparseIndex
 
@@ -26,6 +36,7 @@ if TYPE_CHECKING:
     import faiss
 
 VECTORS_FILE = "index.faiss"
+RAW_VECTORS_FILE = "vectors.npy"
 DOCSTORE_FILE = "docstore.jsonl"
 MANIFEST_FILE = "manifest.json"
 
@@ -79,14 +90,23 @@ class VectorIndex:
         files: Sequence[FileEntry],
         created_at: str | None = None,
         sparse: SparseIndex | None = None,
+        *,
+        stored_vectors: npt.NDArray[np.floating[Any]] | StoredVectorFile,
+        index_spec: IndexSpec,
     ) -> None:
-        """Wrap a FAISS index whose row i is the vector of ``records[i]`` (and BM25 row i)."""
+        """Wrap a FAISS index whose row i is the vector of ``records[i]`` (and BM25 row i).
+
+        ``stored_vectors`` are the same normalised vectors as kept on disk (float32 or
+        float16, possibly memory-mapped): the source for rebuilds and exact re-scoring.
+        """
         self.embedding = embedding
         self.chunking = dict(chunking)
         self.records: list[ChunkRecord] = list(records)
         self.files: tuple[FileEntry, ...] = tuple(files)
         self.created_at = created_at or datetime.now(UTC).isoformat(timespec="seconds")
         self._faiss = vector_store
+        self._stored = stored_vectors
+        self.index_spec = index_spec
         self.sparse = sparse
 
     @classmethod
@@ -97,10 +117,14 @@ class VectorIndex:
         records: Sequence[ChunkRecord],
         vectors: Vectors,
         files: Sequence[FileEntry],
+        index_type: str = "flat",
+        vector_dtype: str = "float32",
     ) -> VectorIndex:
-        """Build a new index; ``vectors`` are normalised here, row for row with ``records``."""
-        import faiss
+        """Build a new index; ``vectors`` are normalised here, row for row with ``records``.
 
+        ``index_type`` is flat, hnsw, ivf-sq8 or auto (chosen by the number of chunks);
+        ``vector_dtype`` is how the vectors are kept on disk (float32 or float16).
+        """
         if len(records) != len(vectors) or (
             len(records) and vectors.shape[1] != embedding.dimension
         ):
@@ -108,12 +132,39 @@ class VectorIndex:
                 f"{len(records)} records but vectors of shape {vectors.shape}, "
                 f"expected ({len(records)}, {embedding.dimension})"
             )
-        store = faiss.IndexFlatIP(embedding.dimension)
-        if len(records):
-            store.add(normalize(vectors))
+        unit = normalize(vectors) if len(records) else np.zeros((0, embedding.dimension), "f4")
+        spec = index_spec_for(index_type, len(records), vector_dtype)
         with_title = chunking.get("context") == "title"
         sparse = SparseIndex.build([search_text(r, with_title) for r in records])
-        return cls(embedding, chunking, records, store, files, sparse=sparse)
+        return cls(
+            embedding,
+            chunking,
+            records,
+            build_faiss_index(spec, unit),
+            files,
+            sparse=sparse,
+            stored_vectors=unit.astype(spec.vector_dtype, copy=False),
+            index_spec=spec,
+        )
+
+    def needs_rebuild(self, index_type: str, vector_dtype: str) -> bool:
+        """True when these settings ask for another index type, parameters or vector dtype."""
+        return index_spec_for(index_type, len(self), vector_dtype) != self.index_spec
+
+    def rebuilt(self, index_type: str, vector_dtype: str = "float32") -> VectorIndex:
+        """The same chunks as another index type, built from the stored vectors; no embedding."""
+        spec = index_spec_for(index_type, len(self), vector_dtype)
+        vectors = self.vectors()
+        return VectorIndex(
+            self.embedding,
+            self.chunking,
+            self.records,
+            build_faiss_index(spec, vectors),
+            self.files,
+            sparse=self.sparse,
+            stored_vectors=vectors.astype(spec.vector_dtype, copy=False),
+            index_spec=spec,
+        )
 
     @property
     def manifest(self) -> Manifest:
@@ -124,6 +175,7 @@ class VectorIndex:
             files=self.files,
             chunk_count=len(self.records),
             created_at=self.created_at,
+            index=self.index_spec,
         )
 
     def __len__(self) -> int:
@@ -132,9 +184,7 @@ class VectorIndex:
 
     def vectors(self) -> Vectors:
         """All stored vectors, row i belonging to ``records[i]``."""
-        if not self.records:
-            return np.zeros((0, self.embedding.dimension), dtype=np.float32)
-        return np.asarray(self._faiss.reconstruct_n(0, len(self.records)), dtype=np.float32)
+        return np.ascontiguousarray(self._stored, dtype=np.float32)
 
     def search(self, query_vector: Sequence[float], k: int) -> list[SearchHit]:
         """Return up to ``k`` chunks by cosine similarity, best first."""
@@ -150,20 +200,35 @@ class VectorIndex:
         """Up to ``k`` (row, cosine) pairs for a normalised query, best first."""
         if not self.records or k <= 0:
             return []
-        scores, positions = self._faiss.search(query_vector, min(k, len(self.records)))
-        return [
+        fetch = k if self.index_spec.exact else REFINE_FACTOR * k
+        scores, positions = _search_one_thread(self._faiss, query_vector, min(fetch, len(self)))
+        found = [
             (int(position), float(score))
             for score, position in zip(scores[0], positions[0], strict=True)
             if position >= 0
         ]
+        if self.index_spec.exact:
+            return found
+        # Approximate scores (quantised, or a graph's partial view) are replaced by exact
+        # cosines from the stored vectors, which also puts the candidates in exact order.
+        rows = np.array(sorted(row for row, _ in found), dtype=np.int64)
+        exact = np.asarray(self._stored[rows], dtype=np.float32) @ query_vector[0]
+        ranked = sorted(zip(rows.tolist(), exact.tolist(), strict=True), key=lambda p: -p[1])
+        return ranked[:k]
 
     def vector(self, row: int) -> Vectors:
         """The stored (normalised) vector of one chunk."""
-        return np.asarray(self._faiss.reconstruct(row), dtype=np.float32)
+        return np.asarray(self._stored[row], dtype=np.float32)
 
-    def cosine(self, query_vector: Vectors, row: int) -> float:
-        """Cosine similarity of a normalised query with one stored chunk."""
-        return float(np.dot(self.vector(row), query_vector[0]))
+    def cosines(self, query_vector: Vectors, rows: Sequence[int]) -> list[float]:
+        """Cosine similarities of a normalised query with several stored chunks, in order."""
+        if not rows:
+            return []
+        order = np.argsort(rows)
+        picked = np.asarray(self._stored[np.asarray(rows)[order]], dtype=np.float32)
+        scores = np.empty(len(rows), dtype=np.float32)
+        scores[order] = picked @ query_vector[0]
+        return [float(score) for score in scores]
 
     def check_embedding(self, provider: str, model: str) -> None:
         """Refuse to serve queries embedded by another model than the index was built with."""
@@ -182,6 +247,7 @@ class VectorIndex:
         import faiss
 
         faiss.write_index(self._faiss, str(folder / VECTORS_FILE))
+        np.save(folder / RAW_VECTORS_FILE, np.ascontiguousarray(self._stored), allow_pickle=False)
         with open(folder / DOCSTORE_FILE, "w", encoding="utf-8") as handle:
             for record in self.records:
                 line = {"id": record.id, "text": record.text, "metadata": record.metadata}
@@ -210,6 +276,8 @@ class VectorIndex:
                 f"vectors have {vectors.d} dimensions, manifest says "
                 f"{manifest.embedding.dimension}",
             )
+        stored = _read_stored_vectors(index_dir, snapshot, manifest, vectors)
+        apply_search_params(vectors, manifest.index)
         sparse = _read_sparse(index_dir, snapshot, len(records))
         return cls(
             manifest.embedding,
@@ -219,7 +287,28 @@ class VectorIndex:
             manifest.files,
             manifest.created_at,
             sparse,
+            stored_vectors=stored,
+            index_spec=manifest.index,
         )
+
+
+def _search_one_thread(
+    store: faiss.Index, query_vector: Vectors, k: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """Search in the calling thread only.
+
+    FAISS splits its work by query, so for one query its OpenMP threads add nothing but
+    their start-up: 30 ms a search on a busy 2-core machine, against 0.5 ms without them.
+    """
+    import faiss
+
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        scores, positions = store.search(query_vector, k)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    return scores, positions
 
 
 def read_manifest(index_dir: Path, snapshot: Path | None = None) -> Manifest:
@@ -262,6 +351,84 @@ def _read_vectors(index_dir: Path, path: Path) -> faiss.Index:
     except RuntimeError as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
         raise _damaged(index_dir, f"{VECTORS_FILE} is unreadable ({reason})") from error
+
+
+def _read_stored_vectors(
+    index_dir: Path, snapshot: Path, manifest: Manifest, store: faiss.Index
+) -> npt.NDArray[np.floating[Any]] | StoredVectorFile:
+    """The vectors file, opened for reading rows on demand."""
+    path = snapshot / RAW_VECTORS_FILE
+    if manifest.format_version == 1 and not path.exists():
+        # Version 1 kept the vectors only in its flat FAISS index.
+        return np.asarray(store.reconstruct_n(0, store.ntotal), dtype=np.float32)
+    if not path.is_file():
+        raise _damaged(index_dir, f"{RAW_VECTORS_FILE} is missing")
+    try:
+        stored = StoredVectorFile(path)
+    except (ValueError, TypeError, OSError) as error:
+        raise _damaged(index_dir, f"{RAW_VECTORS_FILE} is unreadable ({error})") from error
+    expected = (manifest.chunk_count, manifest.embedding.dimension)
+    if stored.shape != expected or stored.dtype != np.dtype(manifest.index.vector_dtype):
+        raise _damaged(
+            index_dir,
+            f"{RAW_VECTORS_FILE} holds {stored.dtype} {stored.shape}, the manifest says "
+            f"{manifest.index.vector_dtype} {expected}",
+        )
+    return stored
+
+
+class StoredVectorFile:
+    """The rows of a vectors.npy file, read on demand: a search needs only a few of them.
+
+    Rows are read with ``pread`` rather than memory-mapped: a mapped file pulls whole
+    page-cache folios (about 1 MB) into the process for each row, and a long-running
+    process ends up holding the whole file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        """Open the file and check its header; raises ``ValueError`` when it is not usable."""
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
+            offset = handle.tell()
+        if fortran or dtype.hasobject or len(shape) != 2:
+            raise ValueError("not a plain two-dimensional numeric array")
+        self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
+        self.dtype = np.dtype(dtype)
+        self._row_bytes = self.shape[1] * self.dtype.itemsize
+        if path.stat().st_size < offset + self.shape[0] * self._row_bytes:
+            raise ValueError("the file is shorter than its header says")
+        self._offset = offset
+        self._descriptor = os.open(path, os.O_RDONLY)
+
+    def __del__(self) -> None:
+        """Close the file."""
+        with contextlib.suppress(AttributeError, OSError):
+            os.close(self._descriptor)
+
+    def __getitem__(self, rows: int | npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+        """One row, or the given rows in order."""
+        picked = np.atleast_1d(np.asarray(rows, dtype=np.int64))
+        data = b"".join(
+            os.pread(self._descriptor, self._row_bytes, self._offset + row * self._row_bytes)
+            for row in picked.tolist()
+        )
+        array = np.frombuffer(data, dtype=self.dtype).reshape(len(picked), self.shape[1])
+        return array[0] if np.ndim(rows) == 0 else array
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> npt.NDArray[Any]:
+        """Every row (read in full)."""
+        # Through the open descriptor: the snapshot folder may have been pruned since.
+        with os.fdopen(os.dup(self._descriptor), "rb") as handle:
+            handle.seek(self._offset)
+            count = self.shape[0] * self.shape[1]
+            array = np.fromfile(handle, dtype=self.dtype, count=count).reshape(self.shape)
+        return array if dtype is None else array.astype(dtype, copy=False)
 
 
 def _read_sparse(index_dir: Path, snapshot: Path, rows: int) -> SparseIndex | None:

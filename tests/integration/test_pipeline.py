@@ -120,6 +120,7 @@ def test_no_pickle_anywhere(sample_index: Path) -> None:
         "docstore.jsonl",
         "index.faiss",
         "manifest.json",
+        "vectors.npy",
     ]
     for package in ("app", "chains", "retrievers"):
         for source in (REPO_ROOT / package).rglob("*.py"):

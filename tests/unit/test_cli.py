@@ -143,12 +143,12 @@ def test_a_damaged_index_is_one_line_with_the_fix(
 def test_unexpected_errors_are_one_line_unless_debugging(
     tmp_path: Path, fake_models: RecordingChatModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import app.api
+    import app.ingest
 
     def explode(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(app.api, "ingest_paths", explode)
+    monkeypatch.setattr(app.ingest, "ingest_paths", explode)
     root = write_files(tmp_path / "docs", {"a.md": "alpha"})
     result = runner.invoke(cli, ["ingest", str(root)])
     assert result.exit_code == 1

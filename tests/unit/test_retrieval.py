@@ -10,7 +10,7 @@ from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from app.evaluation import mrr_at_k, ndcg_at_k, recall_at_k, score_rankings
 from retrievers.hybrid import HybridRetriever, dense_weight_for, fuse_rankings
 from retrievers.manifest import EmbeddingSpec
-from retrievers.sparse import cjk_share, tokenize
+from retrievers.sparse import cjk_share, tokenize, top_rows
 from retrievers.vector_index import ChunkRecord, VectorIndex
 
 
@@ -200,3 +200,16 @@ def test_squad_answer_metrics_by_hand() -> None:
     assert token_f1("nightly at 02:30", ["02:30"]) == pytest.approx(0.5)
     assert token_f1("no overlap", ["02:30"]) == 0.0
     assert contains_gold("Backups run nightly at 02:30.", ["02:30", "half past two"]) == 1.0
+
+
+def test_top_rows_matches_a_full_sort() -> None:
+    rng = np.random.default_rng(5)
+    scores = np.round(rng.random(5000), 2).astype(np.float32)  # many ties
+    scores[rng.random(5000) < 0.5] = 0.0
+    order = np.argsort(-scores, kind="stable")
+    for k in (1, 10, 100, 6000):
+        expected = [(int(r), float(scores[r])) for r in order[:k] if scores[r] > 0]
+        found = top_rows(scores, k)
+        assert [s for _, s in found] == [s for _, s in expected]
+        assert len(found) == len(expected)
+    assert top_rows(scores, 0) == []

@@ -56,6 +56,7 @@ def test_snapshot_holds_no_pickle(tmp_path: Path) -> None:
         "docstore.jsonl",
         "index.faiss",
         "manifest.json",
+        "vectors.npy",
     ]
     assert {p.suffix for p in (snapshot / "bm25").iterdir()} == {".json", ".npy"}
     manifest = json.loads((snapshot / "manifest.json").read_text(encoding="utf-8"))
@@ -65,8 +66,11 @@ def test_snapshot_holds_no_pickle(tmp_path: Path) -> None:
         "dimension": 8,
         "normalization": "l2",
     }
+    assert manifest["index"] == {"type": "flat", "params": {}, "vector_dtype": "float32"}
     assert manifest["chunk_count"] == 5
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
+    stored = np.load(snapshot / "vectors.npy", allow_pickle=False)
+    assert stored.shape == (5, 8)
 
 
 def test_publishing_swaps_atomically_and_prunes_old_snapshots(tmp_path: Path) -> None:
