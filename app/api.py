@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,6 +89,7 @@ class Rag:
         )
         self._notify = notify
         self._small_model = settings.llm_prompt == "small"
+        self._llm_lock = threading.Lock()
         self._index: VectorIndex | None = None
         self._index_snapshot: str | None = None
 
@@ -106,14 +108,29 @@ class Rag:
     @property
     def llm(self) -> BaseChatModel | None:
         """The answer model (``None`` for retrieval only), chosen and loaded on first use."""
-        if self._llm_choice is None:
-            choice = choose_llm(self.settings)
-            small = is_small_model(self.settings, choice, custom_gguf_file(choice))
-            self._llm = build_llm(self.settings, choice, SMALL_MODEL_LIMITS if small else None)
-            self._llm_choice, self._small_model = choice, small
-            if self.settings.llm_provider == "auto":
-                self._notify(f"answering with {choice.label} ({choice.reason})")
+        with self._llm_lock:
+            if self._llm_choice is None:
+                choice = choose_llm(self.settings)
+                small = is_small_model(self.settings, choice, custom_gguf_file(choice))
+                limits = SMALL_MODEL_LIMITS if small else None
+                self._llm = build_llm(self.settings, choice, limits)
+                self._llm_choice, self._small_model = choice, small
+                if self.settings.llm_provider == "auto":
+                    self._notify(f"answering with {choice.label} ({choice.reason})")
         return self._llm
+
+    def warm_up(self) -> None:
+        """Load the answer model now and evaluate its fixed system prompt into the cache.
+
+        The chat REPL calls this in the background while the user types the first question.
+        """
+        from app.llamacpp import LlamaCppChat
+
+        llm = self.llm
+        if isinstance(llm, LlamaCppChat):
+            prompt = self.answer_style().prompt
+            system = prompt.invoke({"context": "", "question": ""}).to_messages()[:1]
+            llm.warm_up(system)
 
     @property
     def sentence_scorer(self) -> SentenceScorer:
