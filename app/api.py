@@ -120,7 +120,7 @@ class Rag:
         return self._llm
 
     def warm_up(self) -> None:
-        """Load the answer model now and evaluate its fixed system prompt into the cache.
+        """Load the answer model now and evaluate its fixed system prompt (reused by questions).
 
         The chat REPL calls this in the background while the user types the first question.
         """
