@@ -171,7 +171,8 @@ def main() -> None:
     default = answer_style(True)
     print(
         f"{len(questions)} questions on data/, embedded {DEFAULT_LLAMACPP_MODEL}, "
-        f"{os.cpu_count()} CPUs, RAG_LLM_THREADS={rag.settings.llm_threads}; default small style: {default.sentences_per_chunk} "
+        f"{os.cpu_count()} CPUs, RAG_LLM_THREADS={rag.settings.llm_threads}; "
+        f"default small style: {default.sentences_per_chunk} "
         f"sentences/chunk, {SMALL_MODEL_LIMITS.max_tokens} tokens, repeat penalty "
         f"{SMALL_MODEL_LIMITS.repeat_penalty}, stop {list(SMALL_MODEL_LIMITS.stop)}"
     )
