@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,11 +20,13 @@ from app.providers import (
     build_llm,
     build_reranker,
     choose_llm,
+    custom_gguf_file,
     reads_cjk,
 )
-from app.settings import DEFAULT_LLAMACPP_MODEL, Settings, load_settings
+from app.settings import Settings, load_settings
+from app.styles import SMALL_MODEL_LIMITS, answer_style, is_small_model
 from chains.citations import check_citations
-from chains.evidence import quotes_for, select_evidence
+from chains.evidence import SentenceScorer, quotes_for, select_evidence, word_overlap
 from retrievers.snapshots import current_snapshot, index_size_bytes
 from retrievers.vector_index import read_manifest
 
@@ -36,11 +39,11 @@ if TYPE_CHECKING:
     from app.ingest import IngestOptions, IngestReport, Progress
     from app.loading import SkipHandler
     from app.reindexing import ReindexReport
+    from chains.qa import AnswerStyle
     from retrievers.hybrid import Fusion, HybridRetriever, Mode
     from retrievers.vector_index import VectorIndex
 
 Notify = Callable[[str], None]
-EMBEDDED_LLM_LABEL = f"llamacpp:{DEFAULT_LLAMACPP_MODEL}"
 Explain = Callable[[BaseException], str | None]
 
 
@@ -87,6 +90,8 @@ class Rag:
             LlmChoice("custom", type(llm).__name__, "given") if llm is not None else None
         )
         self._notify = notify
+        self._small_model = settings.llm_prompt == "small"
+        self._llm_lock = threading.Lock()
         self._index: VectorIndex | None = None
         self._index_snapshot: str | None = None
 
@@ -105,13 +110,39 @@ class Rag:
     @property
     def llm(self) -> BaseChatModel | None:
         """The answer model (``None`` for retrieval only), chosen and loaded on first use."""
-        if self._llm_choice is None:
-            choice = choose_llm(self.settings)
-            self._llm = build_llm(self.settings, choice)
-            self._llm_choice = choice
-            if self.settings.llm_provider == "auto":
-                self._notify(f"answering with {choice.label} ({choice.reason})")
+        with self._llm_lock:
+            if self._llm_choice is None:
+                choice = choose_llm(self.settings)
+                small = is_small_model(self.settings, choice, custom_gguf_file(choice))
+                limits = SMALL_MODEL_LIMITS if small else None
+                self._llm = build_llm(self.settings, choice, limits)
+                self._llm_choice, self._small_model = choice, small
+                if self.settings.llm_provider == "auto":
+                    self._notify(f"answering with {choice.label} ({choice.reason})")
         return self._llm
+
+    def warm_up(self) -> None:
+        """Load the answer model now and evaluate its fixed system prompt (reused by questions).
+
+        The chat REPL calls this in the background while the user types the first question.
+        """
+        from app.llamacpp import LlamaCppChat
+
+        llm = self.llm
+        if isinstance(llm, LlamaCppChat):
+            prompt = self.answer_style().prompt
+            system = prompt.invoke({"context": "", "question": ""}).to_messages()[:1]
+            llm.warm_up(system)
+
+    @property
+    def sentence_scorer(self) -> SentenceScorer:
+        """How evidence sentences are rated against the question (measured best)."""
+        return word_overlap
+
+    def answer_style(self) -> AnswerStyle:
+        """The prompt style of the answer model: the small-model one or the full prompt."""
+        llm = self.llm  # the choice decides whether the model is small
+        return answer_style(self._small_model and llm is not None, self.sentence_scorer)
 
     @property
     def llm_label(self) -> str:
@@ -233,22 +264,22 @@ class Rag:
         if llm is None:
             with provider_errors(self._explain):
                 docs = retriever.invoke(question)
-            return AnswerStream(question, iter([{"docs": docs}]), self.llm_label, self._explain)
+            return self._answer_stream(question, iter([{"docs": docs}]))
         if history:
             from chains.conversation import build_conversational_chain
 
             talk = build_conversational_chain(
-                retriever,
-                llm,
-                min_score=min_score,
-                small_model=self.llm_label == EMBEDDED_LLM_LABEL,
+                retriever, llm, min_score=min_score, style=self.answer_style()
             )
             chunks = talk.stream({"question": question, "history": list(history)})
-            return AnswerStream(question, chunks, self.llm_label, self._explain)
+            return self._answer_stream(question, chunks)
         from chains.qa import build_qa_chain
 
-        chain = build_qa_chain(retriever, llm, min_score=min_score)
-        return AnswerStream(question, chain.stream(question), self.llm_label, self._explain)
+        chain = build_qa_chain(retriever, llm, min_score=min_score, style=self.answer_style())
+        return self._answer_stream(question, chain.stream(question))
+
+    def _answer_stream(self, question: str, chunks: Iterator[dict[str, Any]]) -> AnswerStream:
+        return AnswerStream(question, chunks, self.llm_label, self._explain, self.sentence_scorer)
 
     def _explain(self, error: BaseException) -> str | None:
         """One line for a provider failure (Ollama, network), or None for other errors."""
@@ -295,9 +326,11 @@ class AnswerStream(Iterator[str]):
         chunks: Iterator[dict[str, Any]],
         llm_label: str,
         explain: Explain = lambda error: None,
+        scorer: SentenceScorer = word_overlap,
     ) -> None:
         """Wrap the chunks of ``build_qa_chain(...).stream(question)``."""
         self.question = question
+        self._scorer = scorer
         self._chunks = chunks
         self._llm_label = llm_label
         self._explain = explain
@@ -338,12 +371,13 @@ class AnswerStream(Iterator[str]):
             for _ in self:
                 pass
         checked = check_citations("".join(self._pieces).strip(), len(self._docs))
-        evidence = tuple(select_evidence(self._standalone or self.question, self._docs))
+        asked = self._standalone or self.question
+        evidence = tuple(select_evidence(asked, self._docs, scorer=self._scorer))
         # A model that cites nothing gets the sources whose sentences support the answer.
         cited = checked.cited or (
             tuple(sorted({item.source_number for item in evidence})) if checked.text else ()
         )
-        quotes = tuple(quotes_for(self._standalone or self.question, self._docs, cited))
+        quotes = tuple(quotes_for(asked, self._docs, cited, self._scorer))
         return Answer(
             self.question,
             checked.text,

@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -81,6 +82,7 @@ class ChatSession:
     def run(self) -> None:
         """Loop until /exit or end of input."""
         if self.interactive:
+            threading.Thread(target=self._warm_up, daemon=True).start()
             _enable_line_editing()
             self._say(
                 "Ask about your documents. /help for commands; /exit, Ctrl-D or Ctrl-C to leave."
@@ -94,6 +96,11 @@ class ChatSession:
                 break
         if self.interactive:
             self._say("")
+
+    def _warm_up(self) -> None:
+        """Load the answer model while the user types; a failure shows at the first question."""
+        with contextlib.suppress(Exception):
+            self.rag.warm_up()
 
     def handle(self, line: str) -> bool:
         """Answer a question or run a command; False means leave."""

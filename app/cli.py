@@ -395,7 +395,13 @@ def evaluate(
             if llm is None:
                 raise fail("--answers needs an answer model (RAG_LLM_PROVIDER is none)", 2)
             scores = evaluate_answers(
-                dataset, corpus_index, rag.settings, rag.embeddings, llm, limit
+                dataset,
+                corpus_index,
+                rag.settings,
+                rag.embeddings,
+                llm,
+                limit,
+                rag.answer_style(),
             )
         if json_output:
             data: dict[str, Any] = {"retrieval": [report.__dict__ for report in reports]}

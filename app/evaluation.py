@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
 
+    from chains.qa import AnswerStyle
     from retrievers.hybrid import Mode
 
 Qrels = Mapping[str, Mapping[str, int]]
@@ -109,6 +110,26 @@ def load_beir(folder: Path, split: str = "test") -> BeirDataset:
             if len(parts) >= 3:
                 qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
     return BeirDataset(corpus, {q: t for q, t in queries.items() if q in qrels}, qrels)
+
+
+def corpus_from_documents(
+    folder: Path, max_file_bytes: int = 50 * 1024 * 1024
+) -> list[dict[str, str]]:
+    """BEIR corpus rows of the documents in ``folder``, read by ragkit's loader.
+
+    One row per file, or per page of a PDF (``_id`` is ``file`` or ``file:page``), so that a
+    question-answer set over your own documents can be judged and evaluated by ``rag eval``.
+    """
+    from app.loading import load_paths
+
+    rows = []
+    for loaded in load_paths([folder], max_file_bytes).files:
+        for doc in loaded.documents:
+            page = doc.metadata.get("page")
+            doc_id = f"{loaded.source}:{page}" if page is not None else loaded.source
+            title = str(doc.metadata.get("title") or "")
+            rows.append({"_id": doc_id, "title": title, "text": doc.page_content})
+    return sorted(rows, key=lambda row: row["_id"])
 
 
 def _jsonl(folder: Path, name: str) -> Iterator[dict[str, Any]]:
@@ -292,6 +313,24 @@ def load_answers(folder: Path) -> dict[str, list[str]]:
     }
 
 
+def gold_answers_missing(dataset: BeirDataset, golds: Mapping[str, Sequence[str]]) -> list[str]:
+    """Ids of questions none of whose gold answers occurs literally in a judged document.
+
+    Whitespace runs count as one space (PDF text wraps lines); nothing else is normalised.
+    """
+
+    def squeeze(text: str) -> str:
+        return " ".join(text.split())
+
+    missing = []
+    for qid, answers in golds.items():
+        judged = [doc for doc, gain in dataset.qrels.get(qid, {}).items() if gain > 0]
+        texts = [squeeze(" ".join(dataset.corpus.get(doc, ("", "")))) for doc in judged]
+        if not any(squeeze(answer) in text for answer in answers for text in texts):
+            missing.append(qid)
+    return missing
+
+
 def score_answers(
     predictions: Mapping[str, tuple[str, str]], golds: Mapping[str, Sequence[str]]
 ) -> dict[str, float]:
@@ -315,22 +354,32 @@ def evaluate_answers(
     embeddings: Embeddings,
     llm: BaseChatModel,
     limit: int | None = None,
+    style: AnswerStyle | None = None,
 ) -> dict[str, float]:
-    """Run the whole chain on the questions of answers.jsonl; score answers and evidence."""
+    """Run the whole chain on the questions of answers.jsonl; score answers and evidence.
+
+    ``style`` is the answer model's prompt style (``Rag.answer_style()``); its sentence
+    scorer also picks the evidence.
+    """
     from app.api import build_retriever
     from chains.evidence import select_evidence
-    from chains.qa import build_qa_chain
+    from chains.qa import AnswerStyle, build_qa_chain
 
+    style = style or AnswerStyle()
     dataset = load_beir(dataset_dir)
     golds = load_answers(dataset_dir)
     chain = build_qa_chain(
-        build_retriever(settings, index, embeddings), llm, min_score=settings.min_score
+        build_retriever(settings, index, embeddings),
+        llm,
+        min_score=settings.min_score,
+        style=style,
     )
     predictions: dict[str, tuple[str, str]] = {}
     for qid in [q for q in golds if q in dataset.queries][:limit]:
         question = dataset.queries[qid]
         result = chain.invoke(question)
-        evidence = " ".join(item.text for item in select_evidence(question, result["docs"]))
+        found = select_evidence(question, result["docs"], scorer=style.scorer)
+        evidence = " ".join(item.text for item in found)
         predictions[qid] = (str(result["answer"]), evidence)
     scores = score_answers(predictions, golds)
     scores["questions"] = float(len(predictions))

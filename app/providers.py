@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
 
+    from app.styles import GenerationLimits
     from retrievers.hybrid import Reranker
 
 Notify = Callable[[str], None]
@@ -220,13 +221,25 @@ def choose_llm(
     return LlmChoice("llamacpp", DEFAULT_LLAMACPP_MODEL, reason)
 
 
-def build_llm(settings: Settings, choice: LlmChoice) -> BaseChatModel | None:
-    """The chat model of a choice (``None`` for retrieval only)."""
+def custom_gguf_file(choice: LlmChoice) -> Path | None:
+    """The GGUF file a llamacpp choice names (None for the embedded model and other providers)."""
+    if choice.provider != "llamacpp" or choice.model == DEFAULT_LLAMACPP_MODEL:
+        return None
+    return gguf_path(choice.model)
+
+
+def build_llm(
+    settings: Settings, choice: LlmChoice, limits: GenerationLimits | None = None
+) -> BaseChatModel | None:
+    """The chat model of a choice (``None`` for retrieval only), within ``limits``."""
+    max_tokens = min(settings.llm_max_tokens, (limits and limits.max_tokens) or 1 << 30)
+    repeat_penalty = limits.repeat_penalty if limits else None
+    stop = list(limits.stop) if limits and limits.stop else None
     match choice.provider:
         case "none":
             return None
         case "llamacpp":
-            from app.llamacpp import LlamaCppChat
+            from app.llamacpp import DEFAULT_REPEAT_PENALTY, LlamaCppChat
 
             path = gguf_path(choice.model)
             if not path.is_file():
@@ -237,8 +250,12 @@ def build_llm(settings: Settings, choice: LlmChoice) -> BaseChatModel | None:
             return LlamaCppChat(
                 model_path=str(path),
                 n_ctx=settings.llm_ctx,
-                max_tokens=settings.llm_max_tokens,
+                n_threads=settings.llm_threads or None,
+                gpu_layers=settings.llm_gpu_layers,
+                max_tokens=max_tokens,
                 temperature=settings.llm_temperature,
+                repeat_penalty=repeat_penalty or DEFAULT_REPEAT_PENALTY,
+                stop=stop,
             )
         case "ollama":
             ChatOllama = _import("langchain_ollama", "ChatOllama", "langchain-ollama")
@@ -255,7 +272,9 @@ def build_llm(settings: Settings, choice: LlmChoice) -> BaseChatModel | None:
                 base_url=settings.ollama_host,
                 temperature=settings.llm_temperature,
                 num_ctx=settings.llm_ctx,
-                num_predict=settings.llm_max_tokens,
+                num_predict=max_tokens,
+                repeat_penalty=repeat_penalty,
+                stop=stop,
                 keep_alive=settings.ollama_keep_alive,
                 client_kwargs={"timeout": settings.ollama_request_timeout},
             )

@@ -27,6 +27,7 @@ DEFAULT_OLLAMA_LLM_MODEL = "llama3.2"
 
 EMBED_PROVIDERS = ("huggingface", "ollama")
 LLM_PROVIDERS = ("auto", "llamacpp", "ollama", "none")
+LLM_PROMPTS = ("auto", "small", "full")
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,30 @@ SPECS: tuple[SettingSpec, ...] = (
         _number(0.0, 2.0),
     ),
     SettingSpec(
+        "llm_threads",
+        "RAG_LLM_THREADS",
+        "0",
+        "CPU threads of a llama.cpp answer model (0 = llama.cpp's choice).",
+        _integer(0, 1024),
+    ),
+    SettingSpec(
+        "llm_gpu_layers",
+        "RAG_LLM_GPU_LAYERS",
+        "0",
+        "Layers of a llama.cpp answer model to put on the GPU (0 = CPU only, -1 = all; needs "
+        "a llama-cpp-python build with GPU support).",
+        _integer(-1, 10000),
+    ),
+    SettingSpec(
+        "llm_prompt",
+        "RAG_LLM_PROMPT",
+        "auto",
+        "Answer prompt: small (short answers from the best sentences of each chunk, for tiny "
+        "models), full (whole chunks, cited), or auto (small for the embedded model and GGUF "
+        "files under 500 MB).",
+        _choice(*LLM_PROMPTS),
+    ),
+    SettingSpec(
         "chunk_size",
         "RAG_CHUNK_SIZE",
         "1000",
@@ -316,6 +341,9 @@ class Settings:
     llm_ctx: int
     llm_max_tokens: int
     llm_temperature: float
+    llm_threads: int
+    llm_gpu_layers: int
+    llm_prompt: str
     chunk_size: int
     chunk_overlap: int
     chunk_context: str

@@ -7,6 +7,7 @@ answer prompt sees the recent turns, trimmed to a token budget.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from operator import itemgetter
 from typing import Any
 
@@ -23,7 +24,13 @@ from langchain_core.runnables import (
 )
 
 from chains.prompts import SYSTEM_PROMPT, USER_PROMPT
-from chains.qa import answer_unless_nothing_relevant, build_answer_chain, relevant_of
+from chains.qa import (
+    FULL_STYLE,
+    AnswerStyle,
+    answer_unless_nothing_relevant,
+    build_answer_chain,
+    relevant_of,
+)
 
 HISTORY_TOKEN_BUDGET = 1000
 
@@ -101,13 +108,16 @@ def build_conversational_chain(
     llm: BaseChatModel,
     *,
     min_score: float = 0.0,
-    small_model: bool = False,
+    style: AnswerStyle = FULL_STYLE,
 ) -> Runnable[dict[str, Any], dict[str, Any]]:
     """``{question, history}`` -> ``{question, history, standalone, docs, answer}``.
 
-    A ``small_model`` neither rewrites the question (the previous one is prepended) nor sees
-    the earlier turns when answering: tiny models copy their last answer instead of using it.
+    A ``style`` for a small model neither rewrites the question (the previous one is
+    prepended) nor sees the earlier turns: tiny models copy their last answer instead.
     """
+    small_model = style.small_model
+    if not small_model:
+        style = replace(style, prompt=CONVERSATION_PROMPT)
 
     def answer_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -116,7 +126,7 @@ def build_conversational_chain(
             "history": [] if small_model else recent_turns(inputs["history"]),
         }
 
-    answer = RunnableLambda(answer_inputs) | build_answer_chain(llm, CONVERSATION_PROMPT)
+    answer = RunnableLambda(answer_inputs) | build_answer_chain(llm, style)
     return (
         RunnablePassthrough.assign(
             standalone=build_condense_chain(llm, rewrite_with_llm=not small_model)

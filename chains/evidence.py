@@ -1,17 +1,20 @@
 """Evidence: the sentences of the retrieved chunks that best support an answer.
 
 Small answer models often miss or garble the answer; the sentence that holds it is usually
-in the retrieved text. Sentences are scored by the share of the question's search tokens
-they contain (stemmed English, segmented Chinese), with the chunk's rank as tie-break.
+in the retrieved text. A ``SentenceScorer`` rates each sentence against the question: by the
+share of the question's search tokens it contains (stemmed English, segmented Chinese), by
+embedding similarity, or both; the chunk's rank breaks ties.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
 
 from retrievers.sparse import tokenize
 
@@ -22,6 +25,9 @@ _SENTENCE_END = re.compile(
 )
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s|=+$|-+$)")
 MIN_SENTENCE_CHARS = 6
+
+SentenceScorer = Callable[[str, Sequence[str]], list[float]]
+"""(question, sentences) -> one score a sentence, higher is better, 0 for no support."""
 
 
 @dataclass(frozen=True)
@@ -58,47 +64,100 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def quotes_for(question: str, docs: Sequence[Document], numbers: Sequence[int]) -> list[Evidence]:
+def word_overlap(question: str, texts: Sequence[str]) -> list[float]:
+    """Share of the question's search tokens (stemmed, CJK segmented) each text contains."""
+    wanted = set(tokenize(question))
+    if not wanted:
+        return [0.0] * len(texts)
+    return [len(wanted & set(tokenize(text))) / len(wanted) for text in texts]
+
+
+def embedding_similarity(embeddings: Embeddings) -> SentenceScorer:
+    """Cosine similarity of each text to the question under ``embeddings`` (floored at 0)."""
+
+    def score(question: str, texts: Sequence[str]) -> list[float]:
+        if not texts:
+            return []
+        vectors = embeddings.embed_documents(list(texts))
+        query = embeddings.embed_query(question)
+        return [max(0.0, _cosine(query, vector)) for vector in vectors]
+
+    return score
+
+
+def overlap_and_similarity(embeddings: Embeddings) -> SentenceScorer:
+    """The mean of word overlap and embedding similarity."""
+    similarity = embedding_similarity(embeddings)
+
+    def score(question: str, texts: Sequence[str]) -> list[float]:
+        pairs = zip(word_overlap(question, texts), similarity(question, texts), strict=True)
+        return [(words + meaning) / 2 for words, meaning in pairs]
+
+    return score
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norms = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norms if norms else 0.0
+
+
+def quotes_for(
+    question: str,
+    docs: Sequence[Document],
+    numbers: Sequence[int],
+    scorer: SentenceScorer = word_overlap,
+) -> list[Evidence]:
     """The best supporting sentence of each numbered source (1-based), where it has one."""
     quotes = []
     for number in numbers:
         if 1 <= number <= len(docs):
-            found = select_evidence(question, [docs[number - 1]], limit=1)
+            found = select_evidence(question, [docs[number - 1]], limit=1, scorer=scorer)
             quotes += [replace(item, source_number=number) for item in found]
     return quotes
 
 
-def select_evidence(question: str, docs: Sequence[Document], limit: int = 3) -> list[Evidence]:
-    """Up to ``limit`` sentences of ``docs`` that share the most search words with the question."""
-    wanted = set(tokenize(question))
-    if not wanted:
-        return []
-    candidates: list[tuple[float, int, Evidence]] = []
+def candidate_sentences(text: str) -> list[tuple[int, int]]:
+    """Spans of the sentences of ``text`` that can be evidence (no headings, not too short)."""
+    return [
+        (start, end)
+        for start, end in sentences(text)
+        if end - start >= MIN_SENTENCE_CHARS and not _HEADING.match(text[start:end])
+    ]
+
+
+def select_evidence(
+    question: str,
+    docs: Sequence[Document],
+    limit: int = 3,
+    scorer: SentenceScorer = word_overlap,
+) -> list[Evidence]:
+    """Up to ``limit`` sentences of ``docs`` that ``scorer`` rates best for the question."""
+    found: list[Evidence] = []
     for number, doc in enumerate(docs, start=1):
         text = doc.page_content
         offset = int(doc.metadata.get("start_index") or 0)
-        for start, end in sentences(text):
-            sentence = text[start:end]
-            if len(sentence) < MIN_SENTENCE_CHARS or _HEADING.match(sentence):
-                continue
-            overlap = len(wanted & set(tokenize(sentence))) / len(wanted)
-            if overlap <= 0:
-                continue
-            evidence = Evidence(
+        found += [
+            Evidence(
                 source=str(doc.metadata.get("source", "")),
                 page=doc.metadata.get("page"),
                 start=offset + start,
                 end=offset + end,
-                text=sentence,
-                score=round(overlap, 4),
+                text=text[start:end],
+                score=0.0,
                 source_number=number,
             )
-            candidates.append((-overlap, number, evidence))
-    candidates.sort(key=lambda item: (item[0], item[1], item[2].start))
+            for start, end in candidate_sentences(text)
+        ]
+    scores = scorer(question, [item.text for item in found]) if found else []
+    ranked = sorted(
+        (replace(item, score=round(score, 4)) for item, score in zip(found, scores, strict=True)),
+        key=lambda item: (-item.score, item.source_number, item.start),
+    )
     chosen: list[Evidence] = []
-    for _, _, evidence in candidates:
+    for evidence in ranked:
+        if evidence.score <= 0 or len(chosen) == limit:
+            break
         if all(evidence.text != other.text for other in chosen):
             chosen.append(evidence)
-        if len(chosen) == limit:
-            break
     return chosen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
@@ -19,6 +20,7 @@ from langchain_core.runnables import (
     RunnablePassthrough,
 )
 
+from chains.evidence import SentenceScorer, candidate_sentences, word_overlap
 from chains.prompts import QA_PROMPT
 
 NOT_COVERED = "Your documents do not seem to cover this question: no passage is close enough to it."
@@ -37,6 +39,52 @@ def format_docs(docs: Sequence[Document]) -> str:
         f"[{number}] {source_label(doc.metadata)}\n{doc.page_content.strip()}"
         for number, doc in enumerate(docs, start=1)
     )
+
+
+@dataclass(frozen=True)
+class AnswerStyle:
+    """How the answer model is prompted: the prompt, and how much of each chunk it reads.
+
+    ``sentences_per_chunk`` > 0 hands the model only that many sentences of each chunk, the
+    ones ``scorer`` rates best for the question (in their original order); 0 keeps whole
+    chunks. ``small_model`` also means: no rewriting of follow-ups, no earlier turns.
+    """
+
+    prompt: BasePromptTemplate[Any] = field(default_factory=lambda: QA_PROMPT)
+    sentences_per_chunk: int = 0
+    scorer: SentenceScorer = field(default=word_overlap)
+    small_model: bool = False
+
+
+FULL_STYLE = AnswerStyle()
+"""Whole chunks and the full prompt with citations: for any model that is not tiny."""
+
+
+def focus_docs(
+    question: str, docs: Sequence[Document], sentences_per_chunk: int, scorer: SentenceScorer
+) -> list[Document]:
+    """Each chunk cut down to its ``sentences_per_chunk`` best sentences, in text order."""
+    focused = []
+    for doc in docs:
+        spans = candidate_sentences(doc.page_content)
+        texts = [doc.page_content[start:end] for start, end in spans]
+        scores = scorer(question, texts) if texts else []
+        best = sorted(range(len(spans)), key=lambda i: -scores[i])[:sentences_per_chunk]
+        kept = " ".join(" ".join(texts[i].split()) for i in sorted(best))
+        focused.append(Document(page_content=kept or doc.page_content, metadata=doc.metadata))
+    return focused
+
+
+def context_of(style: AnswerStyle) -> Runnable[dict[str, Any], str]:
+    """The numbered sources of the chain inputs, focused on the question when the style says."""
+
+    def context(inputs: dict[str, Any]) -> str:
+        docs = inputs["docs"]
+        if style.sentences_per_chunk > 0:
+            docs = focus_docs(inputs["question"], docs, style.sentences_per_chunk, style.scorer)
+        return format_docs(docs)
+
+    return RunnableLambda(context)
 
 
 def keep_relevant(docs: Sequence[Document], min_score: float) -> list[Document]:
@@ -58,15 +106,15 @@ def history_of(inputs: dict[str, Any]) -> list[Any]:
 
 
 def build_answer_chain(
-    llm: BaseChatModel, prompt: BasePromptTemplate[Any] = QA_PROMPT
+    llm: BaseChatModel, style: AnswerStyle = FULL_STYLE
 ) -> Runnable[dict[str, Any], str]:
     """``{question, docs}`` -> answer text, the LCEL ``prompt | llm | StrOutputParser``."""
     inputs = RunnableParallel(
-        context=itemgetter("docs") | RunnableLambda(format_docs),
+        context=context_of(style),
         question=itemgetter("question"),
         history=RunnableLambda(history_of),
     )
-    return inputs | prompt | llm | StrOutputParser()
+    return inputs | style.prompt | llm | StrOutputParser()
 
 
 def answer_unless_nothing_relevant(
@@ -84,7 +132,7 @@ def build_qa_chain(
     llm: BaseChatModel,
     *,
     min_score: float = 0.0,
-    prompt: BasePromptTemplate[Any] = QA_PROMPT,
+    style: AnswerStyle = FULL_STYLE,
 ) -> Runnable[str, dict[str, Any]]:
     """Question -> ``{"question", "retrieved", "docs", "answer"}``.
 
@@ -92,7 +140,7 @@ def build_qa_chain(
     relevant the LLM is not called and the answer says so.
     """
     retrieve = RunnableParallel(question=RunnablePassthrough(), retrieved=retriever)
-    answer = answer_unless_nothing_relevant(build_answer_chain(llm, prompt))
+    answer = answer_unless_nothing_relevant(build_answer_chain(llm, style))
     return (
         retrieve
         | RunnablePassthrough.assign(docs=relevant_of(min_score))

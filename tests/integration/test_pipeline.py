@@ -108,6 +108,26 @@ def test_chat_answers_piped_questions(sample_index: Path) -> None:
     )
     assert "> What is the default Ollama address?" in result.stdout
     assert "Sources: [1] " in result.stdout
+    evidence = [line for line in result.stdout.splitlines() if line.startswith("Evidence [")]
+    assert evidence and "ollama-notes.md" in evidence[0]
+
+
+def test_chat_json_lines_carry_the_evidence(sample_index: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "chat", "--json"],
+        input="When do the nightly backups run?\n",
+        env=rag_env(sample_index),
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=True,
+    )
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    data = json.loads(line)
+    assert data["answer"].strip()
+    best = data["evidence"][0]
+    assert (best["source"], best["page"]) == ("field-guide.pdf", 2)
+    assert "02:30" in best["text"] and best["end"] - best["start"] == len(best["text"])
 
 
 def test_no_pickle_anywhere(sample_index: Path) -> None:

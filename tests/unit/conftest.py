@@ -67,7 +67,7 @@ def fake_models(
     monkeypatch.setattr(
         app.api,
         "build_llm",
-        lambda settings, choice: None if choice.provider == "none" else recording_llm,
+        lambda settings, choice, limits=None: None if choice.provider == "none" else recording_llm,
     )
     return recording_llm
 

@@ -6,6 +6,7 @@ import pytest
 from app import Answer, Rag, Source
 from app.chat import ChatSession
 from app.errors import ProviderError
+from chains.prompts import SMALL_SYSTEM_PROMPT, SYSTEM_PROMPT
 from tests.unit.conftest import SAMPLE_FILES, RecordingChatModel, write_files
 
 
@@ -182,3 +183,18 @@ def test_each_cited_source_comes_with_its_best_sentence(rag: Rag) -> None:
         assert quote.text in answer.sources[number - 1].text
     backup = next(n for n, s in enumerate(answer.sources, start=1) if s.source == "backup.txt")
     assert "nightly at 02:30" in by_number[backup].text
+
+
+def test_a_small_model_gets_the_small_prompt_and_focused_sources(
+    tmp_path: Path, fake_models: RecordingChatModel
+) -> None:
+    rag = Rag.from_settings(min_score=-1.0, chunk_context="none", llm_prompt="small")
+    rag.ingest(write_files(tmp_path / "docs", SAMPLE_FILES))
+    answer = rag.ask("When does the backup run?", k=2)
+    system, user = fake_models.calls[-1]
+    assert system.content == SMALL_SYSTEM_PROMPT
+    assert answer.evidence
+    assert answer.evidence[0].text in user.content
+    full = Rag.from_settings(min_score=-1.0, chunk_context="none", llm_prompt="full")
+    full.ask("When does the backup run?", k=2)
+    assert fake_models.calls[-1][0].content == SYSTEM_PROMPT

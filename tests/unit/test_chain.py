@@ -2,11 +2,15 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
-from chains.prompts import SYSTEM_PROMPT
+from chains.evidence import word_overlap
+from chains.prompts import SMALL_QA_PROMPT, SMALL_SYSTEM_PROMPT, SYSTEM_PROMPT
 from chains.qa import (
+    FULL_STYLE,
     NOT_COVERED,
+    AnswerStyle,
     build_answer_chain,
     build_qa_chain,
+    focus_docs,
     format_docs,
     keep_relevant,
 )
@@ -95,3 +99,40 @@ def test_streaming_yields_the_docs_then_answer_pieces(
     assert docs and docs[0][0].page_content == TEXTS[1]
     assert len(pieces) > 1
     assert "".join(pieces) == "Ollama listens on port 11434 [1]."
+
+
+def test_a_small_model_reads_only_the_best_sentences_of_each_chunk(
+    recording_llm: RecordingChatModel,
+) -> None:
+    text = (
+        "Ollama notes from my desktop. The server listens on port 11434 by default. "
+        "Models live in a folder. The OLLAMA_HOST variable changes the port."
+    )
+    docs = [Document(page_content=text, metadata={"source": "ollama.md", "score": 1.0})]
+    style = AnswerStyle(prompt=SMALL_QA_PROMPT, sentences_per_chunk=2, small_model=True)
+    build_answer_chain(recording_llm, style).invoke(
+        {"question": "Which port does the server listen on?", "docs": docs}
+    )
+    system, user = recording_llm.calls[-1]
+    assert system.content == SMALL_SYSTEM_PROMPT
+    assert "[1] ollama.md\nThe server listens on port 11434 by default. The OLLAMA_HOST" in (
+        user.content
+    )
+    assert "Models live in a folder" not in user.content
+    assert user.content.index("<sources>") < user.content.index("11434")
+
+
+def test_focus_keeps_sentence_order_and_metadata() -> None:
+    doc = Document(
+        page_content="First about ports. Second about disks. Third about ports again.",
+        metadata={"source": "a.md", "start_index": 7},
+    )
+    (focused,) = focus_docs("ports", [doc], 2, word_overlap)
+    assert focused.page_content == "First about ports. Third about ports again."
+    assert focused.metadata == doc.metadata
+
+
+def test_whole_chunks_stay_whole_in_the_full_style(recording_llm: RecordingChatModel) -> None:
+    docs = [Document(page_content="One. Two. Three.", metadata={"source": "a.md"})]
+    build_answer_chain(recording_llm, FULL_STYLE).invoke({"question": "two?", "docs": docs})
+    assert "One. Two. Three." in recording_llm.calls[-1][1].content

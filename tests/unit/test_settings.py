@@ -61,6 +61,8 @@ def test_none_flags_do_not_override() -> None:
         ("RAG_LLM_PROVIDER", "gpt", "RAG_LLM_PROVIDER must be one of auto, llamacpp, ollama, none"),
         ("RAG_EMBED_PROVIDER", "openai", "RAG_EMBED_PROVIDER must be one of huggingface, ollama"),
         ("RAG_TOP_K", "many", "RAG_TOP_K must be a whole number from 1 to 100"),
+        ("RAG_LLM_GPU_LAYERS", "-2", "RAG_LLM_GPU_LAYERS must be a whole number from -1 to"),
+        ("RAG_LLM_PROMPT", "tiny", "RAG_LLM_PROMPT must be one of auto, small, full"),
         ("RAG_TOP_K", "0", "RAG_TOP_K must be a whole number from 1 to 100"),
         ("RAG_MIN_SCORE", "high", "RAG_MIN_SCORE must be a number from -1.0 to 1.0"),
         ("OLLAMA_HOST", "ftp://x", "OLLAMA_HOST must be host, host:port or an http(s) URL"),

@@ -1,0 +1,67 @@
+"""How the answer model is prompted: the full prompt, or the one measured best for tiny models.
+
+Tiny models (the embedded 135M SmolLM2) ramble, repeat themselves and rarely cite, so they
+get a short answer instruction, only the best sentences of each chunk, stop sequences, a
+token cap and a stronger repetition penalty (`benchmarks/answers.py` measures the choice).
+Larger models keep the full prompt: whole chunks and numbered citations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from app.settings import DEFAULT_LLAMACPP_MODEL, Settings
+from chains.evidence import SentenceScorer, word_overlap
+from chains.prompts import SMALL_QA_PROMPT
+from chains.qa import AnswerStyle
+
+if TYPE_CHECKING:
+    from app.providers import LlmChoice
+
+SMALL_GGUF_BYTES = 500 * 1024 * 1024
+"""GGUF files below this size (about 1B parameters at 4 bits) count as small models."""
+
+
+@dataclass(frozen=True)
+class GenerationLimits:
+    """Sampling limits of the answer model; ``None`` keeps the model's setting."""
+
+    max_tokens: int | None = None
+    repeat_penalty: float | None = None
+    stop: tuple[str, ...] = ()
+
+
+SMALL_MODEL_LIMITS = GenerationLimits(max_tokens=48, repeat_penalty=1.3, stop=("\n\n",))
+SMALL_MODEL_SENTENCES_PER_CHUNK = 2
+
+
+def is_small_model(settings: Settings, choice: LlmChoice, gguf_file: Path | None) -> bool:
+    """Whether the answer model gets the small-model prompt (``RAG_LLM_PROMPT``).
+
+    ``auto``: the embedded model, or a GGUF file (``gguf_file``) under ``SMALL_GGUF_BYTES``.
+    """
+    if settings.llm_prompt != "auto":
+        return settings.llm_prompt == "small"
+    if choice.provider != "llamacpp":
+        return False
+    if choice.model == DEFAULT_LLAMACPP_MODEL:
+        return True
+    return (
+        gguf_file is not None
+        and gguf_file.is_file()
+        and gguf_file.stat().st_size < (SMALL_GGUF_BYTES)
+    )
+
+
+def answer_style(small: bool, scorer: SentenceScorer = word_overlap) -> AnswerStyle:
+    """The small-model style (focused context, short answers) or the full prompt."""
+    if not small:
+        return AnswerStyle(scorer=scorer)
+    return AnswerStyle(
+        prompt=SMALL_QA_PROMPT,
+        sentences_per_chunk=SMALL_MODEL_SENTENCES_PER_CHUNK,
+        scorer=scorer,
+        small_model=True,
+    )
