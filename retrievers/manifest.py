@@ -17,6 +17,9 @@ class EmbeddingSpec:
     model: str
     dimension: int
     normalization: str = "l2"
+    backend: str = ""
+    """What computed the vectors (torch, onnx, onnx-int8, ollama); empty in indexes from
+    before it was recorded, which were built with torch (or Ollama)."""
 
     @property
     def label(self) -> str:
