@@ -21,11 +21,24 @@ import numpy as np
 
 from app.embedding import EmbeddingCache, Progress, embed_texts
 from app.errors import ConfigError, IndexNotFoundError, NothingIndexedError, SkippedFilesError
-from app.loading import LoadedFile, SkipHandler, SkippedFile, check_paths, load_paths
+from app.loading import (
+    LoadedFile,
+    LoadResult,
+    SkipHandler,
+    SkippedFile,
+    check_paths,
+    load_paths,
+)
 from app.settings import Settings
 from app.splitting import split_documents
-from retrievers.manifest import EmbeddingSpec, FileEntry
-from retrievers.vector_index import ChunkRecord, VectorIndex, Vectors, search_text
+from retrievers.manifest import EmbeddingSpec, FileEntry, Manifest
+from retrievers.vector_index import (
+    ChunkRecord,
+    VectorIndex,
+    Vectors,
+    read_manifest,
+    search_text,
+)
 from retrievers.writer_lock import writer_lock
 
 if TYPE_CHECKING:
@@ -202,7 +215,7 @@ def _ingest_locked(
 ) -> IngestReport:
     started = time.perf_counter()
     chunking = chunking_of(settings)
-    previous = None if options.rebuild else _previous_index(settings, chunking)
+    manifest = None if options.rebuild else _previous_manifest(settings, chunking)
     max_bytes = settings.max_file_mb * 1024 * 1024
     loaded = load_paths(
         roots, max_bytes, on_skip, options.follow_symlinks, exclude=[settings.index_dir]
@@ -212,7 +225,11 @@ def _ingest_locked(
             f"{len(loaded.skipped)} files could not be indexed and --strict is on; "
             "the index was not changed"
         )
-    plan = plan_ingest(previous.files if previous else (), loaded.files, roots, prune=options.prune)
+    plan = plan_ingest(manifest.files if manifest else (), loaded.files, roots, prune=options.prune)
+    if manifest is not None and not plan.embed and not plan.removed:
+        # Nothing changed: the vectors, texts and BM25 index are not even read.
+        return _report(settings, plan, loaded, 0, 0, len(plan.keep), manifest.chunk_count, started)
+    previous = VectorIndex.load(settings.index_dir) if manifest is not None else None
 
     kept_records, kept_vectors = _kept_rows(previous, plan.keep)
     chunks = split_documents(
@@ -239,17 +256,30 @@ def _ingest_locked(
         )
         for item in plan.embed
     ]
-    if plan.embed or plan.removed or previous is None:
-        dimension = new_vectors.shape[1] if len(new_records) else kept_vectors.shape[1]
-        spec = EmbeddingSpec(
-            settings.embed_provider,
-            settings.embed_model,
-            int(dimension),
-            backend=settings.embedding_backend,
-        )
-        parts = [kept_vectors] if kept_records else []
-        vectors = np.vstack([*parts, new_vectors] if new_records else parts)
-        VectorIndex.from_vectors(spec, chunking, records, vectors, files).save(settings.index_dir)
+    dimension = new_vectors.shape[1] if len(new_records) else kept_vectors.shape[1]
+    spec = EmbeddingSpec(
+        settings.embed_provider,
+        settings.embed_model,
+        int(dimension),
+        backend=settings.embedding_backend,
+    )
+    parts = [kept_vectors] if kept_records else []
+    vectors = np.vstack([*parts, new_vectors] if new_records else parts)
+    VectorIndex.from_vectors(spec, chunking, records, vectors, files).save(settings.index_dir)
+    embedded_or_reused = (embedded, len(new_records) - embedded)
+    return _report(settings, plan, loaded, *embedded_or_reused, len(files), len(records), started)
+
+
+def _report(
+    settings: Settings,
+    plan: IngestPlan,
+    loaded: LoadResult,
+    embedded: int,
+    reused: int,
+    total_files: int,
+    total_chunks: int,
+    started: float,
+) -> IngestReport:
     return IngestReport(
         index_dir=settings.index_dir,
         files_added=plan.added,
@@ -259,9 +289,9 @@ def _ingest_locked(
         files_unchanged=plan.unchanged,
         files_missing_kept=plan.missing_kept,
         chunks_embedded=embedded,
-        chunks_reused=len(new_records) - embedded,
-        total_files=len(files),
-        total_chunks=len(records),
+        chunks_reused=reused,
+        total_files=total_files,
+        total_chunks=total_chunks,
         skipped=tuple(loaded.skipped),
         unsupported=loaded.unsupported,
         backend=settings.embedding_backend,
@@ -277,12 +307,13 @@ def _cache_of(previous: VectorIndex | None, with_title: bool) -> EmbeddingCache:
     return cache
 
 
-def _previous_index(settings: Settings, chunking: dict[str, Any]) -> VectorIndex | None:
+def _previous_manifest(settings: Settings, chunking: dict[str, Any]) -> Manifest | None:
+    """The live index's manifest, checked against the settings (None when there is none)."""
     try:
-        previous = VectorIndex.load(settings.index_dir)
+        previous = read_manifest(settings.index_dir)
     except IndexNotFoundError:
         return None
-    previous.check_embedding(settings.embed_provider, settings.embed_model)
+    previous.embedding.require(settings.embed_provider, settings.embed_model)
     if previous.chunking != chunking:
         raise ConfigError(
             f"the index at {settings.index_dir} was built with RAG_CHUNK_SIZE="

@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from retrievers.errors import IndexMismatchError
+
 FORMAT_VERSION = 1
 
 
@@ -25,6 +27,15 @@ class EmbeddingSpec:
     def label(self) -> str:
         """Short human form, e.g. ``huggingface:sentence-transformers/all-MiniLM-L6-v2 (384d)``."""
         return f"{self.provider}:{self.model} ({self.dimension}d)"
+
+    def require(self, provider: str, model: str) -> None:
+        """Refuse to serve queries embedded by another model than these vectors'."""
+        if (provider, model) != (self.provider, self.model):
+            raise IndexMismatchError(
+                f"the index was built with {self.label} but the settings ask for "
+                f"{provider}:{model}; set RAG_EMBED_PROVIDER={self.provider} "
+                f"RAG_EMBED_MODEL={self.model}, or run `rag ingest --rebuild PATH`"
+            )
 
 
 @dataclass(frozen=True)

@@ -236,3 +236,18 @@ def test_cli_no_prune_and_json_report(tmp_path: Path, fake_models: RecordingChat
     pruned = json.loads(runner.invoke(cli, ["ingest", str(root), "--json"]).stdout)
     assert (pruned["files_removed"], pruned["total_files"], pruned["skipped"]) == (1, 1, [])
     assert {"files_added", "files_updated", "files_renamed", "files_unchanged"} <= set(pruned)
+
+
+def test_an_index_from_before_backends_were_recorded_counts_as_torch(
+    tmp_path: Path, settings: Settings, embeddings: CountingEmbedding
+) -> None:
+    root = write_files(tmp_path / "old", {"a.md": "# A\n\nalpha"})
+    torch_settings = settings.replace(embed_backend="torch")
+    ingest_paths([root], torch_settings, embeddings)
+    manifest_path = next(settings.index_dir.glob("snapshot-*/manifest.json"))
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["embedding"]["backend"]
+    manifest_path.write_text(json.dumps(manifest))
+    assert ingest_paths([root], torch_settings, embeddings).files_unchanged == 1
+    with pytest.raises(ConfigError, match="embedded with RAG_EMBED_BACKEND=torch"):
+        ingest_paths([root], settings, embeddings)

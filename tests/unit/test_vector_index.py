@@ -64,6 +64,7 @@ def test_snapshot_holds_no_pickle(tmp_path: Path) -> None:
         "model": "test-model",
         "dimension": 8,
         "normalization": "l2",
+        "backend": "",
     }
     assert manifest["chunk_count"] == 5
     assert manifest["format_version"] == 1
