@@ -210,9 +210,11 @@ def _publish(folder: Path, write: Any) -> None:
     work = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
         write(work)
-        if folder.exists():  # another process finished first; its export is as good
-            return
-        work.rename(folder)
+        try:
+            work.rename(folder)
+        except OSError:
+            if not folder.is_dir():  # else another process finished first; its export is as good
+                raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -74,3 +74,17 @@ def test_new_weights_in_a_local_folder_make_a_new_export(
     before = export_folder(str(model), str(model))
     (model / "model.safetensors").write_bytes(b"other weights")
     assert export_folder(str(model), str(model)) != before
+
+
+def test_an_export_finished_by_another_process_is_kept(tmp_path: Path) -> None:
+    from app.onnx_export import _publish
+
+    folder = tmp_path / "export"
+
+    def write(work: Path, text: str) -> None:
+        (work / "model.onnx").write_text(text)
+
+    _publish(folder, lambda work: write(work, "first"))
+    _publish(folder, lambda work: write(work, "second"))
+    assert (folder / "model.onnx").read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["export"]
