@@ -79,7 +79,7 @@ def test_new_weights_in_a_local_folder_make_a_new_export(
 def test_an_export_finished_by_another_process_is_kept(tmp_path: Path) -> None:
     from app.onnx_export import _publish
 
-    folder = tmp_path / "export"
+    folder = tmp_path / "cache" / "export"
 
     def write(work: Path, text: str) -> None:
         (work / "model.onnx").write_text(text)
@@ -87,4 +87,4 @@ def test_an_export_finished_by_another_process_is_kept(tmp_path: Path) -> None:
     _publish(folder, lambda work: write(work, "first"))
     _publish(folder, lambda work: write(work, "second"))
     assert (folder / "model.onnx").read_text() == "first"
-    assert [p.name for p in tmp_path.iterdir()] == ["export"]
+    assert [p.name for p in folder.parent.iterdir()] == ["export"]
