@@ -26,7 +26,7 @@ from typing import Any
 
 from app.errors import ProviderError
 
-EXPORT_RECIPE = 1
+EXPORT_RECIPE = 2
 """Bump when the export changes, so that cached exports are made again."""
 FP32_FILE = "model.onnx"
 CONFIG_FILE = "ragkit-onnx.json"
@@ -102,7 +102,11 @@ def export_fp32(resolved: str, work: Path) -> None:
     from sentence_transformers import SentenceTransformer
 
     try:
-        encoder = SentenceTransformer(resolved, device="cpu")
+        # Eager attention traces to plain MatMul/Softmax, which ONNX Runtime fuses and runs
+        # about 1.5x faster than the traced scaled_dot_product_attention graph.
+        encoder = SentenceTransformer(
+            resolved, device="cpu", model_kwargs={"attn_implementation": "eager"}
+        )
     except (OSError, ValueError) as error:
         raise ProviderError(
             f"cannot load embedding model {resolved!r} to export it to ONNX ({error}); "
