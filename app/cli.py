@@ -89,6 +89,10 @@ def options(
     embed_model: Annotated[
         str | None, typer.Option("--embed-model", help="Embedding model [env: RAG_EMBED_MODEL].")
     ] = None,
+    embed_backend: Annotated[
+        str | None,
+        typer.Option("--embed-backend", help="torch, onnx or onnx-int8 [env: RAG_EMBED_BACKEND]."),
+    ] = None,
     llm_provider: Annotated[
         str | None,
         typer.Option(
@@ -112,6 +116,7 @@ def options(
             "index_dir": index_dir,
             "embed_provider": embed_provider,
             "embed_model": embed_model,
+            "embed_backend": embed_backend,
             "llm_provider": llm_provider,
             "llm_model": llm_model,
         },
@@ -148,6 +153,10 @@ def ingest(
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail, writing nothing, if any file is skipped.")
     ] = False,
+    no_prune: Annotated[
+        bool,
+        typer.Option("--no-prune", help="Keep the chunks of files deleted from the folders."),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Index text, Markdown, PDF and HTML files (folders are walked recursively)."""
@@ -157,7 +166,7 @@ def ingest(
         from app.ingest import IngestOptions
 
         rag = state.rag(chunk_size=chunk_size, chunk_overlap=chunk_overlap, index_type=index_type)
-        options = IngestOptions(rebuild, wait, follow_symlinks, strict)
+        options = IngestOptions(rebuild, wait, follow_symlinks, strict, prune=not no_prune)
         with _progress_bar() as progress:
             report = rag.ingest(paths, options=options, on_skip=_warn_skipped, on_progress=progress)
         if json_output:

@@ -168,6 +168,8 @@ def _llm_row(settings: Settings, status: OllamaStatus) -> Check:
 
 def _embedding_row(settings: Settings, status: OllamaStatus) -> Check:
     label = f"{settings.embed_provider}:{settings.embed_model}"
+    if settings.embed_provider == "huggingface":
+        label += f" ({settings.embed_backend})"
     if settings.embed_provider == "ollama":
         if status.reachable and status.has(settings.embed_model):
             return Check("embeddings", "ok", f"{label} on Ollama")

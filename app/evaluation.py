@@ -20,8 +20,9 @@ from typing import IO, TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
 
+from app.embedding import embed_texts
 from app.errors import InputPathError
-from app.ingest import chunking_of, embed_texts
+from app.ingest import chunking_of
 from app.settings import Settings
 from app.splitting import split_documents
 from retrievers.manifest import EmbeddingSpec
@@ -195,7 +196,12 @@ def build_eval_index(
     chunking = chunking_of(settings)
     with_title = chunking["context"] == "title"
     vectors = embed_texts(embeddings, [search_text(r, with_title) for r in records], on_progress)
-    spec = EmbeddingSpec(settings.embed_provider, settings.embed_model, int(vectors.shape[1]))
+    spec = EmbeddingSpec(
+        settings.embed_provider,
+        settings.embed_model,
+        int(vectors.shape[1]),
+        backend=settings.embedding_backend,
+    )
     return VectorIndex.from_vectors(
         spec, chunking, records, vectors, [], settings.index_type, settings.vector_dtype
     )

@@ -1,7 +1,10 @@
 """Ingest: load -> split -> embed -> write a new index snapshot.
 
-Files already in the index with the same content hash keep their vectors; only new or
-changed files are embedded. Files deleted from an ingested folder leave the index.
+Files already in the index with the same content hash keep their vectors; a file found at
+a new path with the content hash of a deleted one is a rename. Chunks of new, changed or
+renamed files take their vectors from the embedding cache (the previous index's vectors,
+keyed by the exact text embedded), so only chunks whose text changed reach the model.
+Files deleted from an ingested folder leave the index unless pruning is off.
 """
 
 from __future__ import annotations
@@ -16,20 +19,42 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from app.embedding import EmbeddingCache, Progress, embed_texts
 from app.errors import ConfigError, IndexNotFoundError, NothingIndexedError, SkippedFilesError
-from app.loading import LoadedFile, SkipHandler, SkippedFile, check_paths, load_paths
+from app.loading import (
+    LoadedFile,
+    LoadResult,
+    SkipHandler,
+    SkippedFile,
+    check_paths,
+    load_paths,
+)
 from app.settings import Settings
 from app.splitting import split_documents
-from retrievers.manifest import EmbeddingSpec, FileEntry
-from retrievers.vector_index import ChunkRecord, VectorIndex, Vectors, search_text
+from retrievers.index_types import index_spec_for
+from retrievers.manifest import EmbeddingSpec, FileEntry, Manifest
+from retrievers.vector_index import (
+    ChunkRecord,
+    VectorIndex,
+    Vectors,
+    read_manifest,
+    search_text,
+)
 from retrievers.writer_lock import writer_lock
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
-EMBED_BATCH_SIZE = 64
-Progress = Callable[[int, int], None]
-"""Called with (chunks embedded so far, chunks to embed)."""
+__all__ = [
+    "IngestOptions",
+    "IngestPlan",
+    "IngestReport",
+    "Progress",
+    "chunking_of",
+    "embed_texts",
+    "ingest_paths",
+    "plan_ingest",
+]
 
 
 @dataclass(frozen=True)
@@ -37,27 +62,39 @@ class IngestReport:
     """What an ingest did, for the summary line and for scripts."""
 
     index_dir: Path
-    files_indexed: int
-    files_unchanged: int
+    files_added: int
+    files_updated: int
+    files_renamed: int
     files_removed: int
+    files_unchanged: int
+    files_missing_kept: int
     chunks_embedded: int
+    chunks_reused: int
     total_files: int
     total_chunks: int
     skipped: tuple[SkippedFile, ...]
     unsupported: int
+    backend: str
     seconds: float
 
     def summary(self) -> str:
-        """One line: files, chunks, skips with reasons, seconds."""
+        """One line: files by what happened to them, chunks embedded and reused, seconds."""
         line = (
-            f"Indexed {self.total_files} files, {self.total_chunks} chunks "
-            f"({self.files_indexed} new or changed, {self.files_unchanged} unchanged, "
-            f"{self.files_removed} removed; {self.chunks_embedded} chunks embedded)"
+            f"Indexed {self.total_files} files, {self.total_chunks} chunks: "
+            f"{self.files_added} added, {self.files_updated} updated, "
+            f"{self.files_renamed} renamed, {self.files_removed} removed, "
+            f"{self.files_unchanged} unchanged, skipped {len(self.skipped)}"
         )
         if self.skipped:
             reasons = Counter(_reason_kind(s.reason) for s in self.skipped)
             detail = ", ".join(f"{kind}: {count}" for kind, count in sorted(reasons.items()))
-            line += f"; skipped {len(self.skipped)} ({detail})"
+            line += f" ({detail})"
+        if self.files_missing_kept:
+            line += f"; {self.files_missing_kept} deleted files kept (--no-prune)"
+        line += (
+            f"; {self.chunks_embedded} chunks embedded ({self.backend}), "
+            f"{self.chunks_reused} reused"
+        )
         if self.unsupported:
             line += f"; ignored {self.unsupported} files of other types"
         return f"{line}; {self.seconds:.1f} s"
@@ -65,22 +102,31 @@ class IngestReport:
 
 @dataclass(frozen=True)
 class IngestOptions:
-    """How to ingest: start over, wait for another writer, follow symlinks, fail on skips."""
+    """How to ingest: start over, wait for another writer, symlinks, skips, pruning."""
 
     rebuild: bool = False
     wait_seconds: float = 0.0
     follow_symlinks: bool = False
     strict: bool = False
+    prune: bool = True
 
 
 @dataclass
 class IngestPlan:
-    """Which files keep their chunks, which are embedded anew, which leave the index."""
+    """Which files keep their chunks, which are chunked again, which leave the index."""
 
     keep: list[FileEntry] = field(default_factory=list)
     embed: list[LoadedFile] = field(default_factory=list)
     removed: list[FileEntry] = field(default_factory=list)
+    renamed: list[tuple[FileEntry, LoadedFile]] = field(default_factory=list)
     unchanged: int = 0
+    updated: int = 0
+    missing_kept: int = 0
+
+    @property
+    def added(self) -> int:
+        """Files new to the index (neither changed in place nor renamed)."""
+        return len(self.embed) - self.updated - len(self.renamed)
 
 
 def chunking_of(settings: Settings) -> dict[str, Any]:
@@ -98,8 +144,14 @@ def plan_ingest(
     loaded: Sequence[LoadedFile],
     roots: Sequence[Path],
     exists: Callable[[str], bool] = os.path.exists,
+    prune: bool = True,
 ) -> IngestPlan:
-    """Decide per file: keep (unchanged or outside the roots), embed, or remove (deleted)."""
+    """Decide per file: keep, chunk again (new, changed, renamed) or remove (deleted).
+
+    A file outside ``roots``, or one that could not be read this time, keeps its chunks.
+    A deleted file under a root is removed (kept when ``prune`` is off); a new file with
+    the content hash of a removed one is its rename.
+    """
     plan = IngestPlan()
     loaded_by_path = {str(item.path): item for item in loaded}
     for entry in previous:
@@ -110,11 +162,26 @@ def plan_ingest(
             )
             plan.unchanged += 1
             del loaded_by_path[entry.path]
-        elif current is None and _under_any(entry.path, roots) and not exists(entry.path):
-            plan.removed.append(entry)
-        elif current is None:
+        elif current is not None:
+            plan.updated += 1
+        elif _under_any(entry.path, roots) and not exists(entry.path):
+            if prune:
+                plan.removed.append(entry)
+            else:
+                plan.keep.append(entry)
+                plan.missing_kept += 1
+        else:
             plan.keep.append(entry)
     plan.embed = list(loaded_by_path.values())
+    known_paths = {entry.path for entry in previous}
+    removed_by_hash = {entry.content_hash: entry for entry in plan.removed}
+    for item in plan.embed:
+        if str(item.path) in known_paths:
+            continue
+        old = removed_by_hash.pop(item.content_hash, None)
+        if old is not None:
+            plan.renamed.append((old, item))
+            plan.removed.remove(old)
     return plan
 
 
@@ -149,7 +216,7 @@ def _ingest_locked(
 ) -> IngestReport:
     started = time.perf_counter()
     chunking = chunking_of(settings)
-    previous = None if options.rebuild else _previous_index(settings, chunking)
+    manifest = None if options.rebuild else _previous_manifest(settings, chunking)
     max_bytes = settings.max_file_mb * 1024 * 1024
     loaded = load_paths(
         roots, max_bytes, on_skip, options.follow_symlinks, exclude=[settings.index_dir]
@@ -159,7 +226,16 @@ def _ingest_locked(
             f"{len(loaded.skipped)} files could not be indexed and --strict is on; "
             "the index was not changed"
         )
-    plan = plan_ingest(previous.files if previous else (), loaded.files, roots)
+    plan = plan_ingest(manifest.files if manifest else (), loaded.files, roots, prune=options.prune)
+    if manifest is not None and not plan.embed and not plan.removed:
+        # Nothing changed: the vectors, texts and BM25 index are not even read, unless
+        # another index type is asked for (then rebuilt from the stored vectors).
+        wanted = index_spec_for(settings.index_type, manifest.chunk_count, settings.vector_dtype)
+        if wanted != manifest.index:
+            stored = VectorIndex.load(settings.index_dir)
+            stored.rebuilt(settings.index_type, settings.vector_dtype).save(settings.index_dir)
+        return _report(settings, plan, loaded, 0, 0, len(plan.keep), manifest.chunk_count, started)
+    previous = VectorIndex.load(settings.index_dir) if manifest is not None else None
 
     kept_records, kept_vectors = _kept_rows(previous, plan.keep)
     chunks = split_documents(
@@ -170,11 +246,8 @@ def _ingest_locked(
     new_records = [ChunkRecord(str(c.id), c.page_content, dict(c.metadata)) for c in chunks]
     with_title = chunking["context"] == "title"
     texts = [search_text(record, with_title) for record in new_records]
-    new_vectors = (
-        embed_texts(_resolve(embeddings), texts, on_progress)
-        if new_records
-        else np.zeros((0, 0), dtype=np.float32)
-    )
+    cache = _cache_of(previous, with_title) if new_records else EmbeddingCache()
+    new_vectors, embedded = cache.embed(embeddings, texts, on_progress)
 
     records = kept_records + new_records
     if not records:
@@ -189,69 +262,81 @@ def _ingest_locked(
         )
         for item in plan.embed
     ]
-    changed = bool(plan.embed or plan.removed or previous is None)
-    if changed:
-        dimension = new_vectors.shape[1] if len(new_records) else kept_vectors.shape[1]
-        spec = EmbeddingSpec(settings.embed_provider, settings.embed_model, int(dimension))
-        vectors = np.vstack([kept_vectors, new_vectors]) if len(kept_records) else new_vectors
-        VectorIndex.from_vectors(
-            spec, chunking, records, vectors, files, settings.index_type, settings.vector_dtype
-        ).save(settings.index_dir)
-    elif previous is not None and previous.needs_rebuild(
-        settings.index_type, settings.vector_dtype
-    ):
-        previous.rebuilt(settings.index_type, settings.vector_dtype).save(settings.index_dir)
+    dimension = new_vectors.shape[1] if len(new_records) else kept_vectors.shape[1]
+    spec = EmbeddingSpec(
+        settings.embed_provider,
+        settings.embed_model,
+        int(dimension),
+        backend=settings.embedding_backend,
+    )
+    parts = [kept_vectors] if kept_records else []
+    vectors = np.vstack([*parts, new_vectors] if new_records else parts)
+    VectorIndex.from_vectors(
+        spec, chunking, records, vectors, files, settings.index_type, settings.vector_dtype
+    ).save(settings.index_dir)
+    embedded_or_reused = (embedded, len(new_records) - embedded)
+    return _report(settings, plan, loaded, *embedded_or_reused, len(files), len(records), started)
+
+
+def _report(
+    settings: Settings,
+    plan: IngestPlan,
+    loaded: LoadResult,
+    embedded: int,
+    reused: int,
+    total_files: int,
+    total_chunks: int,
+    started: float,
+) -> IngestReport:
     return IngestReport(
         index_dir=settings.index_dir,
-        files_indexed=len(plan.embed),
-        files_unchanged=plan.unchanged,
+        files_added=plan.added,
+        files_updated=plan.updated,
+        files_renamed=len(plan.renamed),
         files_removed=len(plan.removed),
-        chunks_embedded=len(new_records),
-        total_files=len(files),
-        total_chunks=len(records),
+        files_unchanged=plan.unchanged,
+        files_missing_kept=plan.missing_kept,
+        chunks_embedded=embedded,
+        chunks_reused=reused,
+        total_files=total_files,
+        total_chunks=total_chunks,
         skipped=tuple(loaded.skipped),
         unsupported=loaded.unsupported,
+        backend=settings.embedding_backend,
         seconds=time.perf_counter() - started,
     )
 
 
-def embed_texts(
-    embeddings: Embeddings, texts: Sequence[str], on_progress: Progress | None = None
-) -> Vectors:
-    """Embed in batches of similar length (less padding), returning rows in input order."""
-    if not texts:
-        return np.zeros((0, 0), dtype=np.float32)
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    rows: list[list[float]] = [[] for _ in texts]
-    for start in range(0, len(order), EMBED_BATCH_SIZE):
-        batch = order[start : start + EMBED_BATCH_SIZE]
-        for position, vector in zip(
-            batch, embeddings.embed_documents([texts[i] for i in batch]), strict=True
-        ):
-            rows[position] = list(vector)
-        if on_progress is not None:
-            on_progress(min(start + EMBED_BATCH_SIZE, len(texts)), len(texts))
-    return np.asarray(rows, dtype=np.float32)
+def _cache_of(previous: VectorIndex | None, with_title: bool) -> EmbeddingCache:
+    """The previous index's vectors, keyed by the text each was embedded from."""
+    cache = EmbeddingCache()
+    if previous is not None and len(previous):
+        cache.add([search_text(r, with_title) for r in previous.records], previous.vectors())
+    return cache
 
 
-def _resolve(embeddings: Embeddings | Callable[[], Embeddings]) -> Embeddings:
-    from langchain_core.embeddings import Embeddings
-
-    return embeddings if isinstance(embeddings, Embeddings) else embeddings()
-
-
-def _previous_index(settings: Settings, chunking: dict[str, Any]) -> VectorIndex | None:
+def _previous_manifest(settings: Settings, chunking: dict[str, Any]) -> Manifest | None:
+    """The live index's manifest, checked against the settings (None when there is none)."""
     try:
-        previous = VectorIndex.load(settings.index_dir)
+        previous = read_manifest(settings.index_dir)
     except IndexNotFoundError:
         return None
-    previous.check_embedding(settings.embed_provider, settings.embed_model)
+    previous.embedding.require(settings.embed_provider, settings.embed_model)
     if previous.chunking != chunking:
         raise ConfigError(
             f"the index at {settings.index_dir} was built with RAG_CHUNK_SIZE="
             f"{previous.chunking.get('chunk_size')} and RAG_CHUNK_OVERLAP="
             f"{previous.chunking.get('chunk_overlap')}; run `rag ingest --rebuild PATH` to "
             f"re-chunk with {settings.chunk_size}/{settings.chunk_overlap}"
+        )
+    recorded = previous.embedding.backend or (
+        "torch" if previous.embedding.provider == "huggingface" else previous.embedding.provider
+    )
+    if recorded != settings.embedding_backend:
+        raise ConfigError(
+            f"the index at {settings.index_dir} was embedded with RAG_EMBED_BACKEND={recorded}; "
+            f"run `rag ingest --rebuild PATH` to re-embed it with {settings.embedding_backend}, "
+            f"or set RAG_EMBED_BACKEND={recorded}"
         )
     return previous
 

@@ -128,6 +128,7 @@ def build_embeddings(settings: Settings) -> Embeddings:
     return _cached_embeddings(
         settings.embed_provider,
         settings.embed_model,
+        settings.embed_backend,
         settings.ollama_host,
         settings.ollama_keep_alive,
         settings.ollama_request_timeout,
@@ -147,10 +148,17 @@ def prepare_ollama(settings: Settings) -> None:
 
 @lru_cache(maxsize=4)
 def _cached_embeddings(
-    provider: str, model: str, ollama_host: str, keep_alive: int, request_timeout: float
+    provider: str,
+    model: str,
+    backend: str,
+    ollama_host: str,
+    keep_alive: int,
+    request_timeout: float,
 ) -> Embeddings:
-    match provider:
-        case "huggingface":
+    match provider, backend:
+        case "huggingface", "onnx" | "onnx-int8":
+            return build_onnx_embeddings(model, backend)
+        case "huggingface", _:
             HuggingFaceEmbeddings = _import(
                 "langchain_huggingface", "HuggingFaceEmbeddings", "langchain-huggingface"
             )
@@ -167,7 +175,7 @@ def _cached_embeddings(
                     "RAG_EMBED_MODEL to a local folder, or allow downloads (unset HF_HUB_OFFLINE, "
                     "set HF_ENDPOINT for a mirror)"
                 ) from error
-        case "ollama":
+        case "ollama", _:
             OllamaEmbeddings = _import("langchain_ollama", "OllamaEmbeddings", "langchain-ollama")
             return OllamaEmbeddings(  # type: ignore[no-any-return]
                 model=model,
@@ -177,6 +185,17 @@ def _cached_embeddings(
             )
         case _:
             raise ProviderError(f"unknown embedding provider {provider!r}")
+
+
+def build_onnx_embeddings(model: str, backend: str) -> Embeddings:
+    """ONNX Runtime embeddings (float32 or int8), exported to the user cache on first use."""
+    _import("onnxruntime", "InferenceSession", "onnxruntime")
+    from app.onnx_embeddings import OnnxEmbeddings
+    from app.onnx_export import ensure_export
+
+    _quiet_transformers()
+    model_file, folder = ensure_export(model, resolve_embedding_model(model), backend)
+    return OnnxEmbeddings(model_file, folder)
 
 
 @dataclass(frozen=True)

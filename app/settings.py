@@ -26,6 +26,7 @@ DEFAULT_LLAMACPP_MODEL = "SmolLM2-135M-Instruct"
 DEFAULT_OLLAMA_LLM_MODEL = "llama3.2"
 
 EMBED_PROVIDERS = ("huggingface", "ollama")
+EMBED_BACKENDS = ("torch", "onnx", "onnx-int8")
 LLM_PROVIDERS = ("auto", "llamacpp", "ollama", "none")
 LLM_PROMPTS = ("auto", "small", "full")
 
@@ -139,6 +140,15 @@ SPECS: tuple[SettingSpec, ...] = (
         f"Empty: {DEFAULT_HF_EMBED_MODEL} (shipped in a Python package) "
         f"or {DEFAULT_OLLAMA_EMBED_MODEL}.",
         _text,
+    ),
+    SettingSpec(
+        "embed_backend",
+        "RAG_EMBED_BACKEND",
+        "onnx-int8",
+        "How the huggingface provider runs the embedding model: torch (float32), onnx "
+        "(float32, ONNX Runtime) or onnx-int8 (dynamically quantised for this CPU). ONNX models "
+        "are exported once into the user cache folder.",
+        _choice(*EMBED_BACKENDS),
     ),
     SettingSpec(
         "llm_provider",
@@ -336,6 +346,7 @@ class Settings:
     index_dir: Path
     embed_provider: str
     embed_model: str
+    embed_backend: str
     llm_provider: str
     llm_model: str
     llm_ctx: int
@@ -362,6 +373,11 @@ class Settings:
     ollama_keep_alive: int
     ollama_bypass_proxy: bool
     origins: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def embedding_backend(self) -> str:
+        """What computes the vectors: the RAG_EMBED_BACKEND for huggingface, else the provider."""
+        return self.embed_backend if self.embed_provider == "huggingface" else self.embed_provider
 
     def origin(self, field_name: str) -> str:
         """Where a setting came from: flag, env, .env or default."""

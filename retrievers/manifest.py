@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from retrievers.errors import IndexMismatchError
+
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 """Version 1 snapshots have no vectors.npy and are always flat; version 2 records the index type."""
@@ -19,11 +21,23 @@ class EmbeddingSpec:
     model: str
     dimension: int
     normalization: str = "l2"
+    backend: str = ""
+    """What computed the vectors (torch, onnx, onnx-int8, ollama); empty in indexes from
+    before it was recorded, which were built with torch (or Ollama)."""
 
     @property
     def label(self) -> str:
         """Short human form, e.g. ``huggingface:sentence-transformers/all-MiniLM-L6-v2 (384d)``."""
         return f"{self.provider}:{self.model} ({self.dimension}d)"
+
+    def require(self, provider: str, model: str) -> None:
+        """Refuse to serve queries embedded by another model than these vectors'."""
+        if (provider, model) != (self.provider, self.model):
+            raise IndexMismatchError(
+                f"the index was built with {self.label} but the settings ask for "
+                f"{provider}:{model}; set RAG_EMBED_PROVIDER={self.provider} "
+                f"RAG_EMBED_MODEL={self.model}, or run `rag ingest --rebuild PATH`"
+            )
 
 
 @dataclass(frozen=True)

@@ -232,12 +232,7 @@ class VectorIndex:
 
     def check_embedding(self, provider: str, model: str) -> None:
         """Refuse to serve queries embedded by another model than the index was built with."""
-        if (provider, model) != (self.embedding.provider, self.embedding.model):
-            raise IndexMismatchError(
-                f"the index was built with {self.embedding.label} but the settings ask for "
-                f"{provider}:{model}; set RAG_EMBED_PROVIDER={self.embedding.provider} "
-                f"RAG_EMBED_MODEL={self.embedding.model}, or run `rag ingest --rebuild PATH`"
-            )
+        self.embedding.require(provider, model)
 
     def save(self, index_dir: Path) -> Path:
         """Write a new snapshot atomically and return its folder."""

@@ -35,7 +35,7 @@ def test_first_ingest_indexes_every_readable_file(
 ) -> None:
     root = write_files(tmp_path / "docs", SAMPLE_FILES)
     report = ingest_paths([root], settings, embeddings)
-    assert (report.total_files, report.files_indexed, report.unsupported) == (3, 3, 1)
+    assert (report.total_files, report.files_added, report.unsupported) == (3, 3, 1)
     index = VectorIndex.load(settings.index_dir)
     assert len(index) == report.total_chunks == embeddings.embedded
     assert {r.metadata["source"] for r in index.records} == {
@@ -69,7 +69,7 @@ def test_reingest_embeds_only_what_changed(
     (root / "backup.txt").write_text("The backup now runs at 04:00.", encoding="utf-8")
     (root / "ollama.md").unlink()
     changed = ingest_paths([root], settings, embeddings)
-    assert (changed.files_indexed, changed.files_unchanged, changed.files_removed) == (1, 1, 1)
+    assert (changed.files_updated, changed.files_unchanged, changed.files_removed) == (1, 1, 1)
     assert embeddings.embedded == changed.chunks_embedded == 1
     index = VectorIndex.load(settings.index_dir)
     texts = [r.text for r in index.records]

@@ -65,6 +65,7 @@ def test_snapshot_holds_no_pickle(tmp_path: Path) -> None:
         "model": "test-model",
         "dimension": 8,
         "normalization": "l2",
+        "backend": "",
     }
     assert manifest["index"] == {"type": "flat", "params": {}, "vector_dtype": "float32"}
     assert manifest["chunk_count"] == 5
