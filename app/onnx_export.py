@@ -241,14 +241,16 @@ def _notice(message: str) -> None:
 def _quiet() -> Iterator[None]:
     """Silence the exporter's tracer warnings and the quantiser's advice on the root logger."""
     root = logging.getLogger()
-    level = root.level
+    level, handlers = root.level, list(root.handlers)
     root.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
+        # onnxruntime's quantisation package calls logging.basicConfig on import.
         root.setLevel(level)
+        root.handlers[:] = handlers
 
 
 def _cpu_flags() -> set[str]:
