@@ -10,6 +10,7 @@ shared cores), more than evaluating the system prompt costs.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,7 +66,19 @@ def _cached_model(
             f"cannot load the answer model {model_path} ({error}): RAG_LLM_MODEL must be a "
             "chat model in GGUF format"
         ) from error
+    if not _opened:
+        atexit.register(_close_models)
+    _opened.append(llama)
     return LoadedModel(llama)
+
+
+_opened: list[Any] = []
+
+
+def _close_models() -> None:
+    """Free the models while llama_cpp still exists (its ``__del__`` fails at shutdown)."""
+    while _opened:
+        _opened.pop().close()
 
 
 def _cpu_flags() -> str:

@@ -18,6 +18,7 @@ from tests.integration.conftest import COMMAND_TIMEOUT, rag_env
 pytestmark = pytest.mark.integration
 
 MODEL_LIBRARIES = ("torch", "sentence_transformers", "transformers", "faiss")
+MODEL_LIBRARIES_OF_TORCH = {"torch", "sentence_transformers"}
 NEVER_FOR_ANSWERS = ("llama_cpp", "langchain_community", "langchain_text_splitters", "pypdf")
 REPORT = (
     "import json, sys\n"
@@ -71,5 +72,7 @@ def test_retrieve_only_loads_the_search_stack_and_no_answer_model(sample_index: 
         ["ask", "What port does Ollama listen on?", "--retrieve-only", "--json"], sample_index
     )
     assert json.loads(stdout)["sources"]
-    assert {"faiss", "sentence_transformers", "bm25s"} <= loaded
+    # The default embedding backend (onnx-int8) runs on ONNX Runtime: no torch at all.
+    assert {"faiss", "onnxruntime", "bm25s"} <= loaded
+    assert loaded.isdisjoint(MODEL_LIBRARIES_OF_TORCH), sorted(loaded & MODEL_LIBRARIES_OF_TORCH)
     assert loaded.isdisjoint(NEVER_FOR_ANSWERS), sorted(loaded & set(NEVER_FOR_ANSWERS))
