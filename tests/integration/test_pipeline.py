@@ -96,16 +96,22 @@ def test_python_api_one_liner(sample_index: Path) -> None:
     assert result.stdout.strip()
 
 
-def test_chat_answers_piped_questions(sample_index: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "app", "chat"],
-        input="What is the default Ollama address?\n/sources\n",
-        env=rag_env(sample_index),
+def _piped_chat(
+    args: list[str], questions: str, index_dir: Path
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", "chat", *args],
+        input=questions,
+        env=rag_env(index_dir),
         capture_output=True,
         text=True,
         timeout=COMMAND_TIMEOUT,
         check=True,
     )
+
+
+def test_chat_answers_piped_questions(sample_index: Path) -> None:
+    result = _piped_chat([], "What is the default Ollama address?\n/sources\n", sample_index)
     assert "> What is the default Ollama address?" in result.stdout
     assert "Sources: [1] " in result.stdout
     evidence = [line for line in result.stdout.splitlines() if line.startswith("Evidence [")]
@@ -113,15 +119,7 @@ def test_chat_answers_piped_questions(sample_index: Path) -> None:
 
 
 def test_chat_json_lines_carry_the_evidence(sample_index: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "app", "chat", "--json"],
-        input="When do the nightly backups run?\n",
-        env=rag_env(sample_index),
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=True,
-    )
+    result = _piped_chat(["--json"], "When do the nightly backups run?\n", sample_index)
     (line,) = [line for line in result.stdout.splitlines() if line.startswith("{")]
     data = json.loads(line)
     assert data["answer"].strip()
