@@ -22,6 +22,21 @@ def _offline(socket_disabled: None) -> None:
     """Any network use in a unit test fails it."""
 
 
+class CountingEmbedding(DeterministicFakeEmbedding):
+    """A deterministic fake that records every text it is asked to embed."""
+
+    texts: list[str] = []  # noqa: RUF012 - a pydantic field, copied per instance
+
+    @property
+    def embedded(self) -> int:
+        """How many texts were embedded."""
+        return len(self.texts)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.texts.extend(texts)
+        return super().embed_documents(texts)
+
+
 class RecordingChatModel(FakeListChatModel):
     """A fake chat model that keeps the messages of every call, streamed or not."""
 

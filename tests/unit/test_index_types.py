@@ -23,8 +23,7 @@ from retrievers.index_types import (
 from retrievers.manifest import EmbeddingSpec, FileEntry
 from retrievers.snapshots import current_snapshot
 from retrievers.vector_index import ChunkRecord, VectorIndex, normalize
-from tests.unit.conftest import SAMPLE_FILES, RecordingChatModel, write_files
-from tests.unit.test_ingest import CountingEmbedding
+from tests.unit.conftest import SAMPLE_FILES, CountingEmbedding, RecordingChatModel, write_files
 
 DIMENSION = 32
 SPEC = EmbeddingSpec("huggingface", "test-model", DIMENSION)
@@ -148,7 +147,7 @@ def _no_embedding() -> CountingEmbedding:
 
 def test_switching_type_rebuilds_from_stored_vectors_without_embedding(tmp_path: Path) -> None:
     root = write_files(tmp_path / "docs", SAMPLE_FILES)
-    embeddings = CountingEmbedding(size=16)
+    embeddings = CountingEmbedding(size=16, texts=[])
     ingest_paths([root], _settings(tmp_path, index_type="flat"), embeddings)
     flat = VectorIndex.load(tmp_path / "index")
     assert flat.index_spec.type == "flat"

@@ -7,15 +7,7 @@ from app.errors import ConfigError, IndexMismatchError, NothingIndexedError
 from app.ingest import IngestOptions, ingest_paths
 from app.settings import Settings, resolve_settings
 from retrievers.vector_index import VectorIndex
-from tests.unit.conftest import SAMPLE_FILES, write_files
-
-
-class CountingEmbedding(DeterministicFakeEmbedding):
-    embedded: int = 0
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        self.embedded += len(texts)
-        return super().embed_documents(texts)
+from tests.unit.conftest import SAMPLE_FILES, CountingEmbedding, write_files
 
 
 @pytest.fixture
@@ -27,7 +19,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def embeddings() -> CountingEmbedding:
-    return CountingEmbedding(size=16)
+    return CountingEmbedding(size=16, texts=[])
 
 
 def test_first_ingest_indexes_every_readable_file(
@@ -61,7 +53,7 @@ def test_reingest_embeds_only_what_changed(
     ingest_paths([root], settings, embeddings)
     first_snapshot = sorted(p.name for p in settings.index_dir.iterdir())
 
-    embeddings.embedded = 0
+    embeddings.texts.clear()
     unchanged = ingest_paths([root], settings, embeddings)
     assert (unchanged.files_unchanged, unchanged.chunks_embedded) == (3, 0)
     assert sorted(p.name for p in settings.index_dir.iterdir()) == first_snapshot

@@ -15,18 +15,7 @@ from app.loading import LoadedFile
 from app.settings import Settings, resolve_settings
 from retrievers.manifest import FileEntry
 from retrievers.vector_index import VectorIndex, normalize, search_text
-from tests.unit.conftest import RecordingChatModel, write_files
-
-
-class CountingEmbedding(DeterministicFakeEmbedding):
-    """A deterministic fake that records every text it is asked to embed."""
-
-    texts: list[str] = []  # noqa: RUF012 - a pydantic field, copied per instance
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        self.texts.extend(texts)
-        return super().embed_documents(texts)
-
+from tests.unit.conftest import CountingEmbedding, RecordingChatModel, write_files
 
 PARAGRAPHS = [f"Paragraph {n} says something about topic {n} in a few words." for n in range(6)]
 GUIDE = "# Guide\n\n" + "\n\n".join(PARAGRAPHS) + "\n"
