@@ -125,6 +125,17 @@ def options(
     )
 
 
+# Options shared by the commands that write the index.
+IndexTypeOption = Annotated[
+    str | None,
+    typer.Option("--index-type", help="flat, hnsw, ivf-sq8 or auto [env: RAG_INDEX_TYPE]."),
+]
+WaitOption = Annotated[
+    float,
+    typer.Option("--wait", help="Seconds to wait while another ingest writes the index."),
+]
+
+
 @cli.command()
 def ingest(
     ctx: typer.Context,
@@ -138,14 +149,8 @@ def ingest(
     chunk_overlap: Annotated[
         int | None, typer.Option("--chunk-overlap", help="[env: RAG_CHUNK_OVERLAP]")
     ] = None,
-    index_type: Annotated[
-        str | None,
-        typer.Option("--index-type", help="flat, hnsw, ivf-sq8 or auto [env: RAG_INDEX_TYPE]."),
-    ] = None,
-    wait: Annotated[
-        float,
-        typer.Option("--wait", help="Seconds to wait while another ingest writes the index."),
-    ] = 0.0,
+    index_type: IndexTypeOption = None,
+    wait: WaitOption = 0.0,
     follow_symlinks: Annotated[
         bool,
         typer.Option("--follow-symlinks", help="Follow symlinks that leave the folder."),
@@ -308,18 +313,12 @@ def status(
 @cli.command()
 def reindex(
     ctx: typer.Context,
-    index_type: Annotated[
-        str | None,
-        typer.Option("--index-type", help="flat, hnsw, ivf-sq8 or auto [env: RAG_INDEX_TYPE]."),
-    ] = None,
+    index_type: IndexTypeOption = None,
     vector_dtype: Annotated[
         str | None,
         typer.Option("--vector-dtype", help="float32 or float16 [env: RAG_VECTOR_DTYPE]."),
     ] = None,
-    wait: Annotated[
-        float,
-        typer.Option("--wait", help="Seconds to wait while another ingest writes the index."),
-    ] = 0.0,
+    wait: WaitOption = 0.0,
 ) -> None:
     """Rebuild the index as another index type from its stored vectors (nothing is embedded)."""
     state: CliState = ctx.obj
