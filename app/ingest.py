@@ -236,8 +236,10 @@ def _ingest_locked(
             stored.rebuilt(settings.index_type, settings.vector_dtype).save(settings.index_dir)
         return _report(settings, plan, loaded, 0, 0, len(plan.keep), manifest.chunk_count, started)
     previous = VectorIndex.load(settings.index_dir) if manifest is not None else None
+    # Read from disk once: kept files and the embedding cache both draw on them.
+    stored_vectors = previous.vectors() if previous is not None else None
 
-    kept_records, kept_vectors = _kept_rows(previous, plan.keep)
+    kept_records, kept_vectors = _kept_rows(previous, stored_vectors, plan.keep)
     chunks = split_documents(
         [doc for item in plan.embed for doc in item.documents],
         settings.chunk_size,
@@ -246,7 +248,7 @@ def _ingest_locked(
     new_records = [ChunkRecord(str(c.id), c.page_content, dict(c.metadata)) for c in chunks]
     with_title = chunking["context"] == "title"
     texts = [search_text(record, with_title) for record in new_records]
-    cache = _cache_of(previous, with_title) if new_records else EmbeddingCache()
+    cache = _cache_of(previous, stored_vectors, with_title) if new_records else EmbeddingCache()
     new_vectors, embedded = cache.embed(embeddings, texts, on_progress)
 
     records = kept_records + new_records
@@ -307,11 +309,13 @@ def _report(
     )
 
 
-def _cache_of(previous: VectorIndex | None, with_title: bool) -> EmbeddingCache:
-    """The previous index's vectors, keyed by the text each was embedded from."""
+def _cache_of(
+    previous: VectorIndex | None, stored: Vectors | None, with_title: bool
+) -> EmbeddingCache:
+    """The previous index's vectors (``stored``), keyed by the text each was embedded from."""
     cache = EmbeddingCache()
-    if previous is not None and len(previous):
-        cache.add([search_text(r, with_title) for r in previous.records], previous.vectors())
+    if previous is not None and stored is not None and len(previous):
+        cache.add([search_text(r, with_title) for r in previous.records], stored)
     return cache
 
 
@@ -342,9 +346,9 @@ def _previous_manifest(settings: Settings, chunking: dict[str, Any]) -> Manifest
 
 
 def _kept_rows(
-    previous: VectorIndex | None, keep: Sequence[FileEntry]
+    previous: VectorIndex | None, stored: Vectors | None, keep: Sequence[FileEntry]
 ) -> tuple[list[ChunkRecord], Vectors]:
-    if previous is None or not keep:
+    if previous is None or stored is None or not keep:
         return [], np.zeros((0, 0), dtype=np.float32)
     kept_paths = {entry.path for entry in keep}
     sources = {entry.path: entry.source for entry in keep}
@@ -356,7 +360,7 @@ def _kept_rows(
         record = previous.records[i]
         metadata = {**record.metadata, "source": sources[str(record.metadata["path"])]}
         records.append(ChunkRecord(record.id, record.text, metadata))
-    return records, previous.vectors()[positions]
+    return records, stored[positions]
 
 
 def _under_any(path: str, roots: Sequence[Path]) -> bool:
