@@ -206,8 +206,9 @@ def _hub_row() -> Check:
 
 
 def _index_row(settings: Settings) -> Check:
+    from retrievers.docstore import DOCSTORE_FILE
     from retrievers.snapshots import current_snapshot
-    from retrievers.vector_index import DOCSTORE_FILE, VECTORS_FILE, read_manifest
+    from retrievers.vector_index import VECTORS_FILE, read_manifest
 
     try:
         snapshot = current_snapshot(settings.index_dir)

@@ -25,8 +25,9 @@ from app.errors import InputPathError
 from app.ingest import chunking_of
 from app.settings import Settings
 from app.splitting import split_documents
+from retrievers.docstore import ChunkRecord
 from retrievers.manifest import EmbeddingSpec
-from retrievers.vector_index import ChunkRecord, VectorIndex, search_text
+from retrievers.vector_index import VectorIndex, search_text
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings

@@ -31,10 +31,10 @@ from app.loading import (
 )
 from app.settings import Settings
 from app.splitting import split_documents
+from retrievers.docstore import ChunkRecord
 from retrievers.index_types import index_spec_for
 from retrievers.manifest import EmbeddingSpec, FileEntry, Manifest
 from retrievers.vector_index import (
-    ChunkRecord,
     VectorIndex,
     Vectors,
     read_manifest,
@@ -350,16 +350,14 @@ def _kept_rows(
 ) -> tuple[list[ChunkRecord], Vectors]:
     if previous is None or stored is None or not keep:
         return [], np.zeros((0, 0), dtype=np.float32)
-    kept_paths = {entry.path for entry in keep}
     sources = {entry.path: entry.source for entry in keep}
-    positions = [
-        i for i, record in enumerate(previous.records) if record.metadata.get("path") in kept_paths
-    ]
-    records = []
-    for i in positions:
-        record = previous.records[i]
-        metadata = {**record.metadata, "source": sources[str(record.metadata["path"])]}
-        records.append(ChunkRecord(record.id, record.text, metadata))
+    positions, records = [], []
+    for i, record in enumerate(previous.records):  # one pass: the docstore is read from disk
+        path = record.metadata.get("path")
+        if path in sources:
+            positions.append(i)
+            metadata = {**record.metadata, "source": sources[str(path)]}
+            records.append(ChunkRecord(record.id, record.text, metadata))
     return records, stored[positions]
 
 

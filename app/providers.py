@@ -254,6 +254,9 @@ def build_llm(
     max_tokens = min(settings.llm_max_tokens, (limits and limits.max_tokens) or 1 << 30)
     repeat_penalty = limits.repeat_penalty if limits else None
     stop = list(limits.stop) if limits and limits.stop else None
+    temperature = settings.llm_temperature
+    if limits and limits.temperature is not None:
+        temperature = limits.temperature
     match choice.provider:
         case "none":
             return None
@@ -272,7 +275,7 @@ def build_llm(
                 n_threads=settings.llm_threads or None,
                 gpu_layers=settings.llm_gpu_layers,
                 max_tokens=max_tokens,
-                temperature=settings.llm_temperature,
+                temperature=temperature,
                 repeat_penalty=repeat_penalty or DEFAULT_REPEAT_PENALTY,
                 stop=stop,
             )
@@ -289,7 +292,7 @@ def build_llm(
             return ChatOllama(  # type: ignore[no-any-return]
                 model=choice.model,
                 base_url=settings.ollama_host,
-                temperature=settings.llm_temperature,
+                temperature=temperature,
                 num_ctx=settings.llm_ctx,
                 num_predict=max_tokens,
                 repeat_penalty=repeat_penalty,

@@ -31,6 +31,7 @@ class GenerationLimits:
     max_tokens: int | None = None
     repeat_penalty: float | None = None
     stop: tuple[str, ...] = ()
+    temperature: float | None = None
 
 
 SMALL_MODEL_LIMITS = GenerationLimits(max_tokens=48, repeat_penalty=1.3, stop=("\n\n",))

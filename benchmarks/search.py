@@ -38,6 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from retrievers.docstore import ChunkRecord  # noqa: E402
 from retrievers.index_types import (  # noqa: E402
     AUTO_HNSW_BELOW,
     INDEX_TYPES,
@@ -45,7 +46,7 @@ from retrievers.index_types import (  # noqa: E402
     index_spec_for,
 )
 from retrievers.manifest import EmbeddingSpec  # noqa: E402
-from retrievers.vector_index import ChunkRecord, VectorIndex, normalize  # noqa: E402
+from retrievers.vector_index import VectorIndex, normalize  # noqa: E402
 
 SCIFACT = ROOT.parent / "shared" / "data" / "scifact"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ragkit" / "benchmarks"

@@ -37,8 +37,9 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 from search import SCIFACT, synthetic_vectors  # noqa: E402
 
 from app.settings import DEFAULT_HF_EMBED_MODEL  # noqa: E402
+from retrievers.docstore import ChunkRecord  # noqa: E402
 from retrievers.manifest import EmbeddingSpec  # noqa: E402
-from retrievers.vector_index import ChunkRecord, VectorIndex  # noqa: E402
+from retrievers.vector_index import VectorIndex  # noqa: E402
 
 QUESTION = "What port does Ollama listen on?"
 EMBEDDING = EmbeddingSpec("huggingface", DEFAULT_HF_EMBED_MODEL, 384)

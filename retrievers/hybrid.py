@@ -166,9 +166,7 @@ class HybridRetriever(BaseRetriever):
     def _allowed_rows(self) -> set[int]:
         pattern = self.source_glob or "*"
         return {
-            row
-            for row, record in enumerate(self.index.records)
-            if fnmatch.fnmatch(str(record.metadata.get("source", "")), pattern)
+            row for row, source in enumerate(self.index.sources) if fnmatch.fnmatch(source, pattern)
         }
 
     def _rerank(self, query: str, fused: list[tuple[int, float]]) -> list[tuple[int, float]]:

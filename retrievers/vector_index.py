@@ -3,24 +3,25 @@
 Nothing here is pickled: the search structure goes through ``faiss.write_index``, the
 normalised vectors themselves through ``numpy.save(allow_pickle=False)`` (so another index
 type can be built from them without embedding anything again), texts and metadata through
-JSON lines, and the manifest is JSON. Cosine similarity is the inner product of
-L2-normalised vectors.
+JSON lines read row by row (``retrievers.docstore``), and the manifest is JSON. Cosine
+similarity is the inner product of L2-normalised vectors.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from retrievers.docstore import ChunkRecord, Docstore, write_docstore
 from retrievers.errors import IndexDamagedError, IndexMismatchError
 from retrievers.index_types import (
     REFINE_FACTOR,
@@ -37,19 +38,9 @@ if TYPE_CHECKING:
 
 VECTORS_FILE = "index.faiss"
 RAW_VECTORS_FILE = "vectors.npy"
-DOCSTORE_FILE = "docstore.jsonl"
 MANIFEST_FILE = "manifest.json"
 
 Vectors = npt.NDArray[np.float32]
-
-
-@dataclass(frozen=True)
-class ChunkRecord:
-    """One stored chunk: a stable id, its text and its metadata."""
-
-    id: str
-    text: str
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -96,12 +87,14 @@ class VectorIndex:
     ) -> None:
         """Wrap a FAISS index whose row i is the vector of ``records[i]`` (and BM25 row i).
 
+        ``records`` may be a list or a ``Docstore`` read from disk on demand.
+
         ``stored_vectors`` are the same normalised vectors as kept on disk (float32 or
         float16, possibly memory-mapped): the source for rebuilds and exact re-scoring.
         """
         self.embedding = embedding
         self.chunking = dict(chunking)
-        self.records: list[ChunkRecord] = list(records)
+        self.records: Sequence[ChunkRecord] = records
         self.files: tuple[FileEntry, ...] = tuple(files)
         self.created_at = created_at or datetime.now(UTC).isoformat(timespec="seconds")
         self._faiss = vector_store
@@ -178,6 +171,11 @@ class VectorIndex:
             index=self.index_spec,
         )
 
+    @cached_property
+    def sources(self) -> list[str]:
+        """The source (file name) of every chunk, row by row, read once."""
+        return [str(record.metadata.get("source", "")) for record in self.records]
+
     def __len__(self) -> int:
         """Number of chunks."""
         return len(self.records)
@@ -243,11 +241,7 @@ class VectorIndex:
 
         faiss.write_index(self._faiss, str(folder / VECTORS_FILE))
         np.save(folder / RAW_VECTORS_FILE, np.ascontiguousarray(self._stored), allow_pickle=False)
-        with open(folder / DOCSTORE_FILE, "w", encoding="utf-8") as handle:
-            for record in self.records:
-                line = {"id": record.id, "text": record.text, "metadata": record.metadata}
-                # ASCII JSON carries any file name, even undecodable bytes, through a round trip.
-                handle.write(json.dumps(line) + "\n")
+        write_docstore(folder, self.records)
         if self.sparse is not None:
             self.sparse.save(folder)
         (folder / MANIFEST_FILE).write_text(self.manifest.to_json() + "\n", encoding="utf-8")
@@ -257,7 +251,7 @@ class VectorIndex:
         """Read the live snapshot; any inconsistency is an ``IndexDamagedError``."""
         snapshot = current_snapshot(index_dir)
         manifest = read_manifest(index_dir, snapshot)
-        records = _read_docstore(index_dir, snapshot / DOCSTORE_FILE)
+        records = Docstore.open(snapshot, lambda reason: _damaged(index_dir, reason))
         vectors = _read_vectors(index_dir, snapshot / VECTORS_FILE)
         if not len(records) == vectors.ntotal == manifest.chunk_count:
             raise _damaged(
@@ -315,25 +309,6 @@ def read_manifest(index_dir: Path, snapshot: Path | None = None) -> Manifest:
         raise _damaged(index_dir, f"{MANIFEST_FILE} is missing") from None
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
         raise _damaged(index_dir, f"{MANIFEST_FILE} is invalid ({error})") from error
-
-
-def _read_docstore(index_dir: Path, path: Path) -> list[ChunkRecord]:
-    records: list[ChunkRecord] = []
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                try:
-                    row = json.loads(line)
-                    records.append(ChunkRecord(str(row["id"]), str(row["text"]), row["metadata"]))
-                except (ValueError, KeyError, TypeError) as error:
-                    raise _damaged(
-                        index_dir, f"{DOCSTORE_FILE} line {number} is invalid ({error})"
-                    ) from error
-    except FileNotFoundError:
-        raise _damaged(index_dir, f"{DOCSTORE_FILE} is missing") from None
-    except UnicodeDecodeError as error:
-        raise _damaged(index_dir, f"{DOCSTORE_FILE} is not UTF-8 ({error})") from error
-    return records
 
 
 def _read_vectors(index_dir: Path, path: Path) -> faiss.Index:

@@ -136,6 +136,7 @@ def test_no_pickle_anywhere(sample_index: Path) -> None:
     assert sorted(p.name for p in snapshot.iterdir()) == [
         "bm25",
         "docstore.jsonl",
+        "docstore.offsets.npy",
         "index.faiss",
         "manifest.json",
         "vectors.npy",

@@ -14,9 +14,10 @@ from chains.qa import (
     format_docs,
     keep_relevant,
 )
+from retrievers.docstore import ChunkRecord
 from retrievers.hybrid import HybridRetriever
 from retrievers.manifest import EmbeddingSpec
-from retrievers.vector_index import ChunkRecord, VectorIndex
+from retrievers.vector_index import VectorIndex
 from tests.unit.conftest import RecordingChatModel
 
 TEXTS = [

@@ -10,6 +10,7 @@ from app.cli import cli
 from app.ingest import ingest_paths
 from app.reindexing import reindex
 from app.settings import Settings, resolve_settings
+from retrievers.docstore import ChunkRecord
 from retrievers.errors import IndexDamagedError
 from retrievers.index_types import (
     AUTO_FLAT_BELOW,
@@ -22,7 +23,7 @@ from retrievers.index_types import (
 )
 from retrievers.manifest import EmbeddingSpec, FileEntry
 from retrievers.snapshots import current_snapshot
-from retrievers.vector_index import ChunkRecord, VectorIndex, normalize
+from retrievers.vector_index import VectorIndex, normalize
 from tests.unit.conftest import SAMPLE_FILES, CountingEmbedding, RecordingChatModel, write_files
 
 DIMENSION = 32
@@ -156,7 +157,7 @@ def test_switching_type_rebuilds_from_stored_vectors_without_embedding(tmp_path:
     assert report.chunks_embedded == 0
     graph = VectorIndex.load(tmp_path / "index")
     assert graph.index_spec.type == "hnsw"
-    assert graph.records == flat.records
+    assert list(graph.records) == list(flat.records)
     np.testing.assert_array_equal(graph.vectors(), flat.vectors())
 
     switched = reindex(_settings(tmp_path, index_type="ivf-sq8", vector_dtype="float16"))

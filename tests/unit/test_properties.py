@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from langchain_core.documents import Document
 
 from app.splitting import split_documents
+from retrievers.docstore import ChunkRecord
 from retrievers.manifest import EmbeddingSpec, FileEntry
-from retrievers.vector_index import ChunkRecord, VectorIndex
+from retrievers.vector_index import VectorIndex
 
 words = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
@@ -87,5 +88,5 @@ def test_text_and_metadata_survive_the_index_round_trip(
     folder = tmp_path / f"idx-{len(rows)}-{abs(hash(path))}"
     VectorIndex.from_vectors(spec, {}, records, vectors, files).save(folder)
     loaded = VectorIndex.load(folder)
-    assert loaded.records == records
+    assert list(loaded.records) == records
     assert loaded.files == tuple(files)

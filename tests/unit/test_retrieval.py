@@ -8,10 +8,11 @@ import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 
 from app.evaluation import mrr_at_k, ndcg_at_k, recall_at_k, score_rankings
+from retrievers.docstore import ChunkRecord
 from retrievers.hybrid import HybridRetriever, dense_weight_for, fuse_rankings
 from retrievers.manifest import EmbeddingSpec
 from retrievers.sparse import cjk_share, tokenize, top_rows
-from retrievers.vector_index import ChunkRecord, VectorIndex
+from retrievers.vector_index import VectorIndex
 
 
 def test_ndcg_by_hand() -> None:

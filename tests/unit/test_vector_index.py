@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from retrievers.docstore import ChunkRecord
 from retrievers.errors import IndexDamagedError, IndexMismatchError, IndexNotFoundError
 from retrievers.manifest import EmbeddingSpec, FileEntry
 from retrievers.snapshots import CURRENT_FILE, current_snapshot, publish_snapshot
-from retrievers.vector_index import ChunkRecord, VectorIndex
+from retrievers.vector_index import VectorIndex
 
 SPEC = EmbeddingSpec("huggingface", "test-model", 8)
 
@@ -32,7 +33,7 @@ def test_round_trip_keeps_records_and_search_results(tmp_path: Path) -> None:
     index = _index()
     index.save(tmp_path / "idx")
     loaded = VectorIndex.load(tmp_path / "idx")
-    assert loaded.records == index.records
+    assert list(loaded.records) == list(index.records)
     assert loaded.files == index.files
     query = np.random.default_rng(1).normal(size=8).tolist()
     before = [(hit.record.id, round(hit.score, 6)) for hit in index.search(query, 3)]
@@ -54,6 +55,7 @@ def test_snapshot_holds_no_pickle(tmp_path: Path) -> None:
     assert sorted(p.name for p in snapshot.iterdir()) == [
         "bm25",
         "docstore.jsonl",
+        "docstore.offsets.npy",
         "index.faiss",
         "manifest.json",
         "vectors.npy",
