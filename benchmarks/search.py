@@ -8,7 +8,9 @@ then loads each index and runs the queries one at a time (``VectorIndex.search``
 recall@10 is measured against exact search. LangChain runs twice: as it comes, and with
 OMP_NUM_THREADS=1 (ragkit searches a single query in one thread, see ``vector_index``).
 Dense vector search only (no BM25, no query
-embedding: ``benchmarks/startup.py`` measures the whole retrieval).
+embedding: ``benchmarks/startup.py`` measures the whole retrieval). Both docstores hold the
+same chunk texts of real SciFact words, 800 to 1,300 characters each, so peak memory
+includes what a real index's texts weigh.
 
 10k uses real MiniLM embeddings of SciFact (abstracts cut into sentence pairs; the 300
 claims as queries), embedded once and cached in ~/.cache/ragkit/benchmarks. 100k and 1M use
@@ -52,6 +54,7 @@ SCIFACT = ROOT.parent / "shared" / "data" / "scifact"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ragkit" / "benchmarks"
 DIMENSION = 384
 K = 10
+CHUNK_CHARS = 800
 EMBEDDING = EmbeddingSpec("huggingface", "sentence-transformers/all-MiniLM-L6-v2", DIMENSION)
 Array = np.ndarray[Any, Any]
 
@@ -82,6 +85,29 @@ def scifact_vectors(count: int) -> tuple[Array, Array]:
             vectors = model.encode(items, batch_size=64, normalize_embeddings=True)
             np.save(path, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
     return np.load(corpus_file, allow_pickle=False), np.load(query_file, allow_pickle=False)
+
+
+def scifact_chunks(count: int, min_chars: int = 0) -> list[ChunkRecord]:
+    """``count`` chunks of three SciFact sentences each (more up to ``min_chars``), titled.
+
+    Real words, so BM25 and the docstore see text of the size real chunks have.
+    """
+    abstracts = []
+    with gzip.open(SCIFACT / "corpus.jsonl.gz", "rt", encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            abstracts.append((row["title"], re.split(r"(?<=[.!?])\s+", row["text"])))
+    rng = np.random.default_rng(0)
+    records = []
+    for i in range(count):
+        title, sentences = abstracts[i % len(abstracts)]
+        others = abstracts[int(rng.integers(len(abstracts)))][1]
+        text = " ".join(sentences[:2] + others[-1:])
+        while len(text) < min_chars:
+            text += " " + " ".join(abstracts[int(rng.integers(len(abstracts)))][1][:3])
+        metadata = {"source": f"doc{i // 3}.txt", "page": None, "chunk": i % 3, "title": title}
+        records.append(ChunkRecord(f"c{i}", text, metadata))
+    return records
 
 
 def synthetic_vectors(count: int, seed: int, spread: float = 1.0) -> Array:
@@ -116,6 +142,19 @@ def dataset(count: int, queries: int) -> tuple[str, Array, Array]:
     return "synthetic", corpus, topics_for_queries
 
 
+def chunk_records(count: int) -> list[ChunkRecord]:
+    """Chunks of real SciFact text about as long as ragkit's (RAG_CHUNK_SIZE 1000), ids 0..n-1.
+
+    The docstore then weighs what a real index's does; one-word texts would hide its memory.
+    """
+    if not (SCIFACT / "corpus.jsonl.gz").is_file():
+        return [ChunkRecord(str(i), f"chunk {i}", {}) for i in range(count)]
+    return [
+        ChunkRecord(str(i), record.text, record.metadata)
+        for i, record in enumerate(scifact_chunks(count, min_chars=CHUNK_CHARS))
+    ]
+
+
 def exact_neighbours(corpus: Array, queries: Array) -> Array:
     import faiss
 
@@ -145,14 +184,17 @@ class _QueryOnly:
         raise NotImplementedError
 
 
-def langchain_build(corpus_file: str, folder: str) -> None:
+def langchain_build(corpus_file: str, texts_file: str, folder: str) -> None:
     from langchain_community.vectorstores import FAISS
 
     corpus = np.load(corpus_file, allow_pickle=False)
-    pairs = [(f"chunk {i}", corpus[i]) for i in range(len(corpus))]
+    with open(texts_file, encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle]
+    pairs = [(row["text"], corpus[i]) for i, row in enumerate(rows)]
+    metadatas = [row["metadata"] for row in rows]
     ids = [str(i) for i in range(len(corpus))]
     started = time.perf_counter()
-    store = FAISS.from_embeddings(pairs, _QueryOnly(), ids=ids)  # type: ignore[arg-type]
+    store = FAISS.from_embeddings(pairs, _QueryOnly(), metadatas=metadatas, ids=ids)  # type: ignore[arg-type]
     seconds = time.perf_counter() - started
     store.save_local(folder)
     print(json.dumps({"build": seconds}))
@@ -233,7 +275,11 @@ def measure_size(
     truth = exact_neighbours(corpus, query_vectors)
     query_file = work / f"queries-{count}.npy"
     np.save(query_file, query_vectors, allow_pickle=False)
-    records = [ChunkRecord(str(i), f"chunk {i}", {}) for i in range(count)]
+    records = chunk_records(count)
+    texts_file = work / f"texts-{count}.jsonl"
+    with open(texts_file, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps({"text": record.text, "metadata": record.metadata}) + "\n")
     rows = []
     for kind in kinds:
         if kind == "hnsw" and count >= AUTO_HNSW_BELOW and not all_types:
@@ -248,7 +294,7 @@ def measure_size(
     np.save(corpus_file, corpus, allow_pickle=False)
     del corpus
     folder = work / f"langchain-{count}"
-    built = run_worker("langchain-build", str(corpus_file), str(folder))
+    built = run_worker("langchain-build", str(corpus_file), str(texts_file), str(folder))
     result = run_worker("langchain", str(folder), str(query_file))
     hit_rate = recall(result["found"], truth)
     rows.append((count, label, "LangChain FAISS", built["build"], result, hit_rate))

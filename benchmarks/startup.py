@@ -20,7 +20,6 @@ import argparse
 import gzip
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
-from search import SCIFACT, synthetic_vectors  # noqa: E402
+from search import SCIFACT, scifact_chunks, synthetic_vectors  # noqa: E402
 
 from app.settings import DEFAULT_HF_EMBED_MODEL  # noqa: E402
 from retrievers.docstore import ChunkRecord  # noqa: E402
@@ -117,24 +116,6 @@ def fresh(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
 def median_of(command: list[str], env: dict[str, str], repeats: int) -> tuple[float, float]:
     runs = [fresh(command, env)[:2] for _ in range(repeats)]
     return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
-
-
-def scifact_chunks(count: int) -> list[ChunkRecord]:
-    """``count`` chunks of three SciFact sentences each, titled by their abstract."""
-    abstracts = []
-    with gzip.open(SCIFACT / "corpus.jsonl.gz", "rt", encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            abstracts.append((row["title"], re.split(r"(?<=[.!?])\s+", row["text"])))
-    rng = np.random.default_rng(0)
-    records = []
-    for i in range(count):
-        title, sentences = abstracts[i % len(abstracts)]
-        others = abstracts[int(rng.integers(len(abstracts)))][1]
-        text = " ".join(sentences[:2] + others[-1:])
-        metadata = {"source": f"doc{i // 3}.txt", "page": None, "chunk": i % 3, "title": title}
-        records.append(ChunkRecord(f"c{i}", text, metadata))
-    return records
 
 
 def build_large_index(folder: Path, count: int) -> tuple[list[ChunkRecord], np.ndarray[Any, Any]]:
