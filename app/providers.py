@@ -21,6 +21,7 @@ from app.ollama import probe as ollama_probe
 from app.settings import (
     DEFAULT_HF_EMBED_MODEL,
     DEFAULT_LLAMACPP_MODEL,
+    DEFAULT_LLM_TEMPERATURE,
     DEFAULT_OLLAMA_LLM_MODEL,
     Settings,
 )
@@ -255,8 +256,9 @@ def build_llm(
     repeat_penalty = limits.repeat_penalty if limits else None
     stop = list(limits.stop) if limits and limits.stop else None
     temperature = settings.llm_temperature
-    if limits and limits.temperature is not None:
-        temperature = limits.temperature
+    if temperature is None:
+        small = limits.temperature if limits else None
+        temperature = DEFAULT_LLM_TEMPERATURE if small is None else small
     match choice.provider:
         case "none":
             return None

@@ -23,6 +23,8 @@ from retrievers.index_types import (
 DEFAULT_HF_EMBED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_OLLAMA_EMBED_MODEL = "nomic-embed-text"
 DEFAULT_LLAMACPP_MODEL = "SmolLM2-135M-Instruct"
+DEFAULT_LLM_TEMPERATURE = 0.2
+"""Temperature of answer models other than small ones while RAG_LLM_TEMPERATURE is auto."""
 DEFAULT_OLLAMA_LLM_MODEL = "llama3.2"
 
 EMBED_PROVIDERS = ("huggingface", "ollama")
@@ -84,6 +86,23 @@ def _number(low: float, high: float) -> Callable[[str, str], float]:
         if not low <= value <= high:
             raise ConfigError(f"{env} must be a number from {low} to {high}; got {raw!r}")
         return value
+
+    return parse
+
+
+def _number_or_auto(low: float, high: float) -> Callable[[str, str], float | None]:
+    """A number in range, or ``None`` for "auto" (the code picks)."""
+    number = _number(low, high)
+
+    def parse(env: str, raw: str) -> float | None:
+        if raw.strip().lower() == "auto":
+            return None
+        try:
+            return number(env, raw)
+        except ConfigError:
+            raise ConfigError(
+                f"{env} must be auto or a number from {low} to {high}; got {raw!r}"
+            ) from None
 
     return parse
 
@@ -184,9 +203,10 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "llm_temperature",
         "RAG_LLM_TEMPERATURE",
-        "0.2",
-        "Sampling temperature of the answer model.",
-        _number(0.0, 2.0),
+        "auto",
+        "Sampling temperature of the answer model (auto = 0, greedy, for the small-model "
+        f"prompt and {DEFAULT_LLM_TEMPERATURE} otherwise).",
+        _number_or_auto(0.0, 2.0),
     ),
     SettingSpec(
         "llm_threads",
@@ -351,7 +371,7 @@ class Settings:
     llm_model: str
     llm_ctx: int
     llm_max_tokens: int
-    llm_temperature: float
+    llm_temperature: float | None
     llm_threads: int
     llm_gpu_layers: int
     llm_prompt: str
@@ -390,7 +410,9 @@ class Settings:
         unknown = set(explicit) - set(values)
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        raw = {key: str(value) for key, value in values.items()}
+        # A None value ("auto") goes back as the spec's default, which is how it was given.
+        defaults = {spec.field: spec.default for spec in SPECS}
+        raw = {key: defaults[key] if value is None else str(value) for key, value in values.items()}
         raw.update({key: str(value) for key, value in explicit.items()})
         provider_changed = "embed_provider" in explicit and "embed_model" not in explicit
         if provider_changed and self.origin("embed_model") == "default":

@@ -1,8 +1,9 @@
 """How the answer model is prompted: the full prompt, or the one measured best for tiny models.
 
-Tiny models (the embedded 135M SmolLM2) ramble, repeat themselves and rarely cite, so they
-get a short answer instruction, only the best sentences of each chunk, stop sequences, a
-token cap and a stronger repetition penalty (`benchmarks/answers.py` measures the choice).
+Tiny models (the embedded 135M SmolLM2) ramble and rarely cite, so they get a short answer
+instruction, only the best sentences of each chunk, a stop sequence, a token cap and greedy
+decoding without a repetition penalty (`benchmarks/answers.py` measures the choice: a
+penalty keeps the model from copying the words the answer is made of).
 Larger models keep the full prompt: whole chunks and numbered citations.
 """
 
@@ -26,7 +27,10 @@ SMALL_GGUF_BYTES = 500 * 1024 * 1024
 
 @dataclass(frozen=True)
 class GenerationLimits:
-    """Sampling limits of the answer model; ``None`` keeps the model's setting."""
+    """Sampling limits of the answer model; ``None`` keeps the model's setting.
+
+    ``temperature`` applies while RAG_LLM_TEMPERATURE is auto.
+    """
 
     max_tokens: int | None = None
     repeat_penalty: float | None = None
@@ -34,7 +38,12 @@ class GenerationLimits:
     temperature: float | None = None
 
 
-SMALL_MODEL_LIMITS = GenerationLimits(max_tokens=48, repeat_penalty=1.3, stop=("\n\n",))
+SMALL_MODEL_LIMITS = GenerationLimits(
+    max_tokens=48, repeat_penalty=1.0, stop=("\n\n",), temperature=0.0
+)
+"""Greedy and without repetition penalty: a tiny model answers by copying words of the
+sources and the question, which a penalty pushes it away from (measured in
+benchmarks/answers.py)."""
 SMALL_MODEL_SENTENCES_PER_CHUNK = 2
 
 

@@ -33,10 +33,12 @@ def source_label(metadata: dict[str, Any]) -> str:
     return f"{source}, page {page}" if page is not None else source
 
 
-def format_docs(docs: Sequence[Document]) -> str:
-    """Number the sources ``[1]``, ``[2]`` ... with where each comes from."""
+def format_docs(docs: Sequence[Document], with_labels: bool = True) -> str:
+    """Number the sources ``[1]``, ``[2]`` ... with where each comes from (``with_labels``)."""
     return "\n\n".join(
         f"[{number}] {source_label(doc.metadata)}\n{doc.page_content.strip()}"
+        if with_labels
+        else f"[{number}] {doc.page_content.strip()}"
         for number, doc in enumerate(docs, start=1)
     )
 
@@ -47,13 +49,16 @@ class AnswerStyle:
 
     ``sentences_per_chunk`` > 0 hands the model only that many sentences of each chunk, the
     ones ``scorer`` rates best for the question (in their original order); 0 keeps whole
-    chunks. ``small_model`` also means: no rewriting of follow-ups, no earlier turns.
+    chunks. ``source_labels`` names each source's file (a tiny model copies file names
+    into its answers). ``small_model`` also means: no rewriting of follow-ups, no earlier
+    turns.
     """
 
     prompt: BasePromptTemplate[Any] = field(default_factory=lambda: QA_PROMPT)
     sentences_per_chunk: int = 0
     scorer: SentenceScorer = field(default=word_overlap)
     small_model: bool = False
+    source_labels: bool = True
 
 
 FULL_STYLE = AnswerStyle()
@@ -82,7 +87,7 @@ def context_of(style: AnswerStyle) -> Runnable[dict[str, Any], str]:
         docs = inputs["docs"]
         if style.sentences_per_chunk > 0:
             docs = focus_docs(inputs["question"], docs, style.sentences_per_chunk, style.scorer)
-        return format_docs(docs)
+        return format_docs(docs, style.source_labels)
 
     return RunnableLambda(context)
 

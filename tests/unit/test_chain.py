@@ -44,6 +44,7 @@ def test_format_docs_numbers_sources_with_location() -> None:
         Document(page_content="second", metadata={"source": "b.md", "page": None}),
     ]
     assert format_docs(docs) == "[1] a.pdf, page 2\nfirst\n\n[2] b.md\nsecond"
+    assert format_docs(docs, with_labels=False) == "[1] first\n\n[2] second"
 
 
 def test_keep_relevant_filters_by_score() -> None:

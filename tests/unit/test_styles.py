@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import ProviderError
+from app.errors import ConfigError, ProviderError
 from app.llamacpp import LlamaCppChat
 from app.providers import LlmChoice, build_llm, custom_gguf_file
-from app.settings import DEFAULT_LLAMACPP_MODEL, load_settings
+from app.settings import DEFAULT_LLAMACPP_MODEL, DEFAULT_LLM_TEMPERATURE, load_settings
 from app.styles import SMALL_GGUF_BYTES, SMALL_MODEL_LIMITS, answer_style, is_small_model
 from chains.prompts import QA_PROMPT, SMALL_QA_PROMPT
 
@@ -61,3 +61,16 @@ def test_a_missing_gguf_file_is_named() -> None:
     choice = LlmChoice("llamacpp", "/nowhere/model.gguf", "test")
     with pytest.raises(ProviderError, match=r"/nowhere/model\.gguf is not a GGUF file"):
         build_llm(load_settings(), choice)
+
+
+def test_auto_temperature_is_greedy_for_small_models_and_a_setting_wins() -> None:
+    auto = load_settings()
+    assert auto.llm_temperature is None
+    small = build_llm(auto, EMBEDDED, SMALL_MODEL_LIMITS)
+    full = build_llm(auto, EMBEDDED)
+    assert isinstance(small, LlamaCppChat) and isinstance(full, LlamaCppChat)
+    assert (small.temperature, full.temperature) == (0.0, DEFAULT_LLM_TEMPERATURE)
+    chosen = build_llm(load_settings({"llm_temperature": "0.7"}), EMBEDDED, SMALL_MODEL_LIMITS)
+    assert isinstance(chosen, LlamaCppChat) and chosen.temperature == 0.7
+    with pytest.raises(ConfigError, match="RAG_LLM_TEMPERATURE must be auto or a number"):
+        load_settings({"llm_temperature": "warm"})
