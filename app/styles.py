@@ -1,7 +1,8 @@
 """How the answer model is prompted: the full prompt, or the one measured best for tiny models.
 
 Tiny models (the embedded 135M SmolLM2) ramble and rarely cite, so they get a short answer
-instruction, only the best sentences of each chunk, a stop sequence, a token cap and greedy
+instruction, only the best sentences of each chunk, numbered without their file names (which
+a tiny model copies as its answer), a stop sequence, a token cap and greedy
 decoding without a repetition penalty (`benchmarks/answers.py` measures the choice: a
 penalty keeps the model from copying the words the answer is made of).
 Larger models keep the full prompt: whole chunks and numbered citations.
@@ -74,4 +75,5 @@ def answer_style(small: bool, scorer: SentenceScorer = word_overlap) -> AnswerSt
         sentences_per_chunk=SMALL_MODEL_SENTENCES_PER_CHUNK,
         scorer=scorer,
         small_model=True,
+        source_labels=False,
     )

@@ -6,11 +6,14 @@ and the quoted evidence contain a gold answer, token F1 and exact match (SQuAD
 normalisation), time to first token and seconds per answer (retrieval included). The first
 row is the foundation's plain prompt (whole chunks, citations, 256 tokens): the baseline.
 
-    python benchmarks/answers.py [--limit N] [--variants plain,small-2-words]
+    python benchmarks/answers.py [--limit N] [--variants plain,small]
 
-Variants: "small" is the small-model prompt (short answer instruction, no citations) with
-the small-model limits (token cap, stop sequence, repetition penalty); then whole chunks or
-the N best sentences of each chunk, rated by word overlap, embedding similarity or both.
+Variants: "small" is ragkit's small-model style (short answer instruction, no citations, the
+2 best sentences of each chunk by word overlap, sources without file names; a 48-token cap,
+a stop at the first blank line, greedy, no repetition penalty). Each other "small-..."
+variant changes one of those: file names shown, 1/3/4 sentences or whole chunks, embedding
+similarity (or both) to rate sentences, a worked example in the prompt, 64 tokens, a
+repetition penalty, or sampling at temperature 0.2 (the previous default).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,12 +34,18 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from langchain_core.embeddings import Embeddings  # noqa: E402 - after the path and env setup
+from langchain_core.prompts import BasePromptTemplate, ChatPromptTemplate  # noqa: E402
 
 from app import Rag  # noqa: E402
 from app.evaluation import load_answers, load_beir, score_answers  # noqa: E402
 from app.providers import LlmChoice, build_llm  # noqa: E402
 from app.settings import DEFAULT_LLAMACPP_MODEL  # noqa: E402
-from app.styles import SMALL_MODEL_LIMITS, GenerationLimits, answer_style  # noqa: E402
+from app.styles import (  # noqa: E402
+    SMALL_MODEL_LIMITS,
+    SMALL_MODEL_SENTENCES_PER_CHUNK,
+    GenerationLimits,
+    answer_style,
+)
 from chains.evidence import (  # noqa: E402
     SentenceScorer,
     embedding_similarity,
@@ -43,7 +53,11 @@ from chains.evidence import (  # noqa: E402
     select_evidence,
     word_overlap,
 )
-from chains.prompts import SMALL_QA_PROMPT  # noqa: E402
+from chains.prompts import (  # noqa: E402
+    SMALL_QA_PROMPT,
+    SMALL_SYSTEM_PROMPT,
+    SMALL_USER_PROMPT,
+)
 from chains.qa import FULL_STYLE, AnswerStyle, build_qa_chain  # noqa: E402
 
 QA_DIR = ROOT / "benchmarks" / "qa"
@@ -59,30 +73,55 @@ class Variant:
 
 
 def small(
-    sentences: int, scorer: Callable[[Embeddings], SentenceScorer]
+    sentences: int = SMALL_MODEL_SENTENCES_PER_CHUNK,
+    scorer: Callable[[Embeddings], SentenceScorer] | None = None,
+    prompt: BasePromptTemplate[Any] = SMALL_QA_PROMPT,
+    labels: bool = False,
 ) -> Callable[[Embeddings], AnswerStyle]:
-    """The small-model prompt with ``sentences`` best sentences a chunk (0: whole chunks)."""
-    return lambda embeddings: AnswerStyle(
-        prompt=SMALL_QA_PROMPT,
+    """The small-model style with one thing changed (0 sentences: whole chunks)."""
+    return lambda embeddings: replace(
+        answer_style(True),
+        prompt=prompt,
         sentences_per_chunk=sentences,
-        scorer=scorer(embeddings),
-        small_model=True,
+        scorer=scorer(embeddings) if scorer else word_overlap,
+        source_labels=labels,
     )
 
 
-def words(_: Embeddings) -> SentenceScorer:
-    """Word overlap needs no model."""
-    return word_overlap
+ONE_SHOT = ChatPromptTemplate.from_messages(
+    [
+        ("system", SMALL_SYSTEM_PROMPT),
+        (
+            "human",
+            "<sources>\n[1] The backup tool writes its archives to /var/backups by default. "
+            "Set BACKUP_DIR to use another folder.\n</sources>\n\n"
+            "Question: Which setting changes the backup folder?\nShort answer:",
+        ),
+        ("ai", "BACKUP_DIR"),
+        ("human", SMALL_USER_PROMPT),
+    ]
+)
 
-
+LIMITS = SMALL_MODEL_LIMITS
+PENALISED = replace(LIMITS, repeat_penalty=1.3)
 VARIANTS = (
     Variant("plain (foundation)", lambda _: FULL_STYLE, None),
-    Variant("small-whole-chunks", small(0, words), SMALL_MODEL_LIMITS),
-    Variant("small-1-words", small(1, words), SMALL_MODEL_LIMITS),
-    Variant("small-2-words", small(2, words), SMALL_MODEL_LIMITS),
-    Variant("small-2-embedding", small(2, embedding_similarity), SMALL_MODEL_LIMITS),
-    Variant("small-2-both", small(2, overlap_and_similarity), SMALL_MODEL_LIMITS),
+    Variant("small (default)", small(), LIMITS),
+    Variant("small-labels", small(labels=True), LIMITS),
+    Variant("small-1", small(1), LIMITS),
+    Variant("small-3", small(3), LIMITS),
+    Variant("small-4", small(4), LIMITS),
+    Variant("small-whole", small(0), LIMITS),
+    Variant("small-embedding", small(scorer=embedding_similarity), LIMITS),
+    Variant("small-both", small(scorer=overlap_and_similarity), LIMITS),
+    Variant("small-one-shot", small(prompt=ONE_SHOT), LIMITS),
+    Variant("small-64-tokens", small(), replace(LIMITS, max_tokens=64)),
+    Variant("small-penalty-1.1", small(), replace(LIMITS, repeat_penalty=1.1)),
+    Variant("small-penalty-1.3", small(), PENALISED),
+    Variant("small-sampled-1.3", small(labels=True), replace(PENALISED, temperature=0.2)),
 )
+"""The default small style, then each with one thing changed; "small-sampled-1.3" is the
+previous default (labels, temperature 0.2, repetition penalty 1.3)."""
 
 
 @dataclass
@@ -172,9 +211,9 @@ def main() -> None:
     print(
         f"{len(questions)} questions on data/, embedded {DEFAULT_LLAMACPP_MODEL}, "
         f"{os.cpu_count()} CPUs, RAG_LLM_THREADS={rag.settings.llm_threads}; "
-        f"default small style: {default.sentences_per_chunk} "
-        f"sentences/chunk, {SMALL_MODEL_LIMITS.max_tokens} tokens, repeat penalty "
-        f"{SMALL_MODEL_LIMITS.repeat_penalty}, stop {list(SMALL_MODEL_LIMITS.stop)}"
+        f"small style: {default.sentences_per_chunk} sentences/chunk, "
+        f"{SMALL_MODEL_LIMITS.max_tokens} tokens, temperature {SMALL_MODEL_LIMITS.temperature}, "
+        f"repeat penalty {SMALL_MODEL_LIMITS.repeat_penalty}, stop {list(SMALL_MODEL_LIMITS.stop)}"
     )
     header = ("variant", "contains_gold", "f1", "exact_match", "evidence_gold", "ttft s")
     header += ("s/answer",)

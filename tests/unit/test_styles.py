@@ -41,6 +41,7 @@ def test_the_setting_overrides_the_guess(prompt: str, small: bool) -> None:
 def test_styles_pick_prompt_and_context() -> None:
     small, full = answer_style(True), answer_style(False)
     assert small.prompt is SMALL_QA_PROMPT and small.sentences_per_chunk > 0 and small.small_model
+    assert not small.source_labels and full.source_labels
     assert full.prompt is QA_PROMPT and full.sentences_per_chunk == 0 and not full.small_model
 
 
