@@ -3,8 +3,8 @@
 Tiny models (the embedded 135M SmolLM2) ramble and rarely cite, so they get a short answer
 instruction, only the best sentences of each chunk, numbered without their file names (which
 a tiny model copies as its answer), a stop sequence, a token cap and greedy
-decoding without a repetition penalty (`benchmarks/answers.py` measures the choice: a
-penalty keeps the model from copying the words the answer is made of).
+decoding without a repetition penalty (`benchmarks/answers.py` measures the choice: the
+model restates the question, and a penalty then garbles the word it must copy again).
 Larger models keep the full prompt: whole chunks and numbered citations.
 """
 
@@ -43,8 +43,7 @@ SMALL_MODEL_LIMITS = GenerationLimits(
     max_tokens=48, repeat_penalty=1.0, stop=("\n\n",), temperature=0.0
 )
 """Greedy and without repetition penalty: a tiny model answers by copying words of the
-sources and the question, which a penalty pushes it away from (measured in
-benchmarks/answers.py)."""
+sources and the question, often twice, which a penalty garbles (benchmarks/answers.py)."""
 SMALL_MODEL_SENTENCES_PER_CHUNK = 2
 
 
