@@ -206,17 +206,22 @@ def _hub_row() -> Check:
 
 
 def _index_row(settings: Settings) -> Check:
-    from retrievers.docstore import DOCSTORE_FILE
+    from retrievers.docstore import Docstore, DocstoreError
     from retrievers.snapshots import current_snapshot
     from retrievers.vector_index import VECTORS_FILE, read_manifest
 
     try:
         snapshot = current_snapshot(settings.index_dir)
         manifest = read_manifest(settings.index_dir, snapshot)
-        with open(snapshot / DOCSTORE_FILE, "rb") as handle:
-            rows = sum(1 for _ in handle)
+        rows = len(Docstore.open(snapshot))
     except (RagError, OSError) as error:
         return Check("index", "fail", str(error))
+    except DocstoreError as error:
+        return Check(
+            "index",
+            "fail",
+            f"index at {settings.index_dir} is damaged: {error}; run `rag ingest --rebuild PATH`",
+        )
     if rows != manifest.chunk_count or not (snapshot / VECTORS_FILE).is_file():
         return Check(
             "index",

@@ -6,6 +6,7 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 from app.doctor import Check, exit_code, render_table, run_checks, to_json
 from app.ingest import ingest_paths
 from app.settings import resolve_settings
+from retrievers.snapshots import current_snapshot
 from tests.unit.conftest import write_files
 
 pytestmark = pytest.mark.integration
@@ -58,3 +59,15 @@ def test_index_built_with_another_model_fails(tmp_path: Path) -> None:
     assert rows["index"].status == "fail"
     assert "RAG_EMBED_MODEL=sentence-transformers/all-MiniLM-L6-v2" in rows["index"].detail
     assert rows["embeddings"].status == "fail"  # not on disk, and HF_HUB_OFFLINE=1 in tests
+
+
+def test_a_cut_docstore_is_reported_with_the_fix(tmp_path: Path) -> None:
+    settings = resolve_settings({"llm_provider": "none", "index_dir": tmp_path / "index"}, {}, {})
+    docs = write_files(tmp_path / "docs", {"a.md": "alpha", "b.md": "beta"})
+    ingest_paths([docs], settings, DeterministicFakeEmbedding(size=8))
+    docstore = current_snapshot(settings.index_dir) / "docstore.jsonl"
+    docstore.write_bytes(docstore.read_bytes()[:-5])
+    row = _by_name(run_checks(settings))["index"]
+    assert row.status == "fail"
+    assert row.detail.startswith(f"index at {settings.index_dir} is damaged: docstore.jsonl has")
+    assert row.detail.endswith("run `rag ingest --rebuild PATH`")
