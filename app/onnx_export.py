@@ -101,6 +101,9 @@ def export_fp32(resolved: str, work: Path) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
+    from app.quiet import quiet_transformers
+
+    quiet_transformers()
     try:
         # Eager attention traces to plain MatMul/Softmax, which ONNX Runtime fuses and runs
         # about 1.5x faster than the traced scaled_dot_product_attention graph.

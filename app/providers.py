@@ -7,7 +7,6 @@ optional package is reported with the command that installs it.
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,6 +17,7 @@ from app.errors import ProviderError
 from app.network import route_directly, socks_support_missing
 from app.ollama import OllamaStatus, require_model
 from app.ollama import probe as ollama_probe
+from app.quiet import quiet_transformers
 from app.settings import (
     DEFAULT_HF_EMBED_MODEL,
     DEFAULT_LLAMACPP_MODEL,
@@ -87,7 +87,7 @@ def build_reranker(model: str) -> Reranker | None:
 @lru_cache(maxsize=2)
 def _cached_reranker(model: str) -> Reranker:
     CrossEncoder = _import("sentence_transformers", "CrossEncoder", "sentence-transformers")
-    _quiet_transformers()
+    quiet_transformers()
     try:
         encoder = CrossEncoder(model, device="cpu")
     except (OSError, ValueError) as error:
@@ -163,7 +163,7 @@ def _cached_embeddings(
             HuggingFaceEmbeddings = _import(
                 "langchain_huggingface", "HuggingFaceEmbeddings", "langchain-huggingface"
             )
-            _quiet_transformers()
+            quiet_transformers()
             try:
                 return HuggingFaceEmbeddings(  # type: ignore[no-any-return]
                     model_name=resolve_embedding_model(model),
@@ -194,7 +194,7 @@ def build_onnx_embeddings(model: str, backend: str) -> Embeddings:
     from app.onnx_embeddings import OnnxEmbeddings
     from app.onnx_export import ensure_export
 
-    _quiet_transformers()
+    # transformers is imported only to export (once): it costs a second at every start.
     model_file, folder = ensure_export(model, resolve_embedding_model(model), backend)
     return OnnxEmbeddings(model_file, folder)
 
@@ -313,17 +313,6 @@ def _import(module: str, attribute: str, package: str) -> Any:
         raise ProviderError(
             f"{module} is not installed ({error}): run `pip install {package}`"
         ) from error
-
-
-def _quiet_transformers() -> None:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-        transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-    except ImportError:
-        pass
 
 
 def _first_line(error: BaseException) -> str:
