@@ -78,21 +78,18 @@ class OnnxEmbeddings(Embeddings):
             "token_type_ids": np.asarray([encoding.type_ids], dtype=np.int64),
         }
         hidden = self._session.run(None, {name: columns[name] for name in self.inputs})[0]
-        mask = np.ones(ids.shape, dtype=np.float32)
-        return _normalize(_pool(hidden, mask, self.pooling))[0].tolist()  # type: ignore[no-any-return]
+        return _normalize(_pool(hidden, self.pooling)).tolist()  # type: ignore[no-any-return]
 
 
-def _pool(hidden: Any, mask: npt.NDArray[np.float32], mode: str) -> npt.NDArray[np.float32]:
-    """Sentence vectors from token states: mean over real tokens, the first token, or max."""
+def _pool(hidden: Any, mode: str) -> npt.NDArray[np.float32]:
+    """The sentence vector of one text's token states: their mean, the first token, or max."""
+    states: npt.NDArray[np.float32] = np.asarray(hidden[0], dtype=np.float32)
     if mode == "cls":
-        return np.asarray(hidden[:, 0], dtype=np.float32)
-    if mode == "max":
-        masked = np.where(mask[..., None] > 0, hidden, -np.inf)
-        return np.asarray(masked.max(axis=1), dtype=np.float32)
-    summed = (hidden * mask[..., None]).sum(axis=1)
-    return np.asarray(summed / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9), np.float32)
+        pooled = states[0]
+    else:
+        pooled = states.max(axis=0) if mode == "max" else states.mean(axis=0)
+    return np.asarray(pooled, dtype=np.float32)
 
 
-def _normalize(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+def _normalize(vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    return np.asarray(vector / max(float(np.linalg.norm(vector)), 1e-12), dtype=np.float32)

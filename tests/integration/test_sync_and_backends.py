@@ -41,6 +41,25 @@ def test_onnx_backends_are_exported_once_into_the_user_cache(user_cache: Path) -
     assert {p: p.stat().st_mtime_ns for p in model.model_file.parent.iterdir()} == exported
 
 
+def test_int8_vectors_do_not_depend_on_the_texts_embedded_beside_them() -> None:
+    model = build_embeddings(resolve_settings({"embed_backend": "onnx-int8"}, {}, {}))
+    assert isinstance(model, OnnxEmbeddings)
+    alone = np.array([model.embed_query(text) for text in SENTENCES])
+    workers = model.workers  # the model is shared by the process: put the setting back
+    try:
+        model.workers = 2
+        together = np.array(model.embed_documents(SENTENCES * 3))
+        reordered = np.array(model.embed_documents(SENTENCES[::-1]))
+        model.workers = 1
+        one_thread = np.array(model.embed_documents(SENTENCES))
+    finally:
+        model.workers = workers
+    np.testing.assert_allclose(together, np.vstack([alone] * 3), atol=1e-6)
+    np.testing.assert_allclose(reordered, alone[::-1], atol=1e-6)
+    np.testing.assert_allclose(one_thread, alone, atol=1e-6)
+    assert np.allclose(np.linalg.norm(alone, axis=1), 1.0, atol=1e-5)
+
+
 def test_an_onnx_int8_index_answers_a_retrieval_query(tmp_path: Path) -> None:
     index = tmp_path / "index"
     env = rag_env(index, RAG_EMBED_BACKEND="onnx-int8")
