@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,6 +45,15 @@ def repl_env(tmp_path: Path, ollama: StandInOllama) -> dict[str, str]:
     )
 
 
+def _default_interrupt() -> None:
+    """Ctrl-C as a terminal gives it, even when pytest itself ignores SIGINT.
+
+    A shell without job control starts background commands (`bash .ci/run &`) with SIGINT
+    ignored, and children inherit that; an interactive shell's user never sees it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _spawn(env: dict[str, str]) -> pexpect.spawn:
     child = pexpect.spawn(
         sys.executable,
@@ -52,6 +62,7 @@ def _spawn(env: dict[str, str]) -> pexpect.spawn:
         encoding="utf-8",
         timeout=90,
         dimensions=(50, 200),
+        preexec_fn=_default_interrupt,
     )
     child.expect_exact(PROMPT)
     return child
