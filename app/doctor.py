@@ -206,29 +206,23 @@ def _hub_row() -> Check:
 
 
 def _index_row(settings: Settings) -> Check:
-    from retrievers.docstore import Docstore, DocstoreError
+    from retrievers.docstore import Docstore
+    from retrievers.errors import IndexDamagedError
     from retrievers.snapshots import current_snapshot
     from retrievers.vector_index import VECTORS_FILE, read_manifest
 
     try:
         snapshot = current_snapshot(settings.index_dir)
         manifest = read_manifest(settings.index_dir, snapshot)
-        rows = len(Docstore.open(snapshot))
+        docstore = Docstore.open(
+            snapshot, lambda why: IndexDamagedError.at(settings.index_dir, why)
+        )
+        rows = len(docstore)
     except (RagError, OSError) as error:
         return Check("index", "fail", str(error))
-    except DocstoreError as error:
-        return Check(
-            "index",
-            "fail",
-            f"index at {settings.index_dir} is damaged: {error}; run `rag ingest --rebuild PATH`",
-        )
     if rows != manifest.chunk_count or not (snapshot / VECTORS_FILE).is_file():
-        return Check(
-            "index",
-            "fail",
-            f"index at {settings.index_dir} is damaged: {rows} docstore rows, manifest says "
-            f"{manifest.chunk_count}; run `rag ingest --rebuild PATH`",
-        )
+        reason = f"{rows} docstore rows, manifest says {manifest.chunk_count}"
+        return Check("index", "fail", str(IndexDamagedError.at(settings.index_dir, reason)))
     built = (manifest.embedding.provider, manifest.embedding.model)
     if built != (settings.embed_provider, settings.embed_model):
         return Check(

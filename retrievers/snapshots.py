@@ -37,16 +37,10 @@ def current_snapshot(index_dir: Path) -> Path:
             f"no index at {index_dir} yet: run `rag ingest PATH` first"
         ) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise IndexDamagedError(
-            f"index at {index_dir} is damaged: cannot read {CURRENT_FILE} ({error}); "
-            "run `rag ingest --rebuild PATH`"
-        ) from error
+        raise IndexDamagedError.at(index_dir, f"cannot read {CURRENT_FILE} ({error})") from error
     snapshot = index_dir / name
     if not name.startswith(SNAPSHOT_PREFIX) or "/" in name or not snapshot.is_dir():
-        raise IndexDamagedError(
-            f"index at {index_dir} is damaged: {CURRENT_FILE} names a missing snapshot "
-            f"{name!r}; run `rag ingest --rebuild PATH`"
-        )
+        raise IndexDamagedError.at(index_dir, f"{CURRENT_FILE} names a missing snapshot {name!r}")
     return snapshot
 
 

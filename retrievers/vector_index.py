@@ -251,16 +251,16 @@ class VectorIndex:
         """Read the live snapshot; any inconsistency is an ``IndexDamagedError``."""
         snapshot = current_snapshot(index_dir)
         manifest = read_manifest(index_dir, snapshot)
-        records = Docstore.open(snapshot, lambda reason: _damaged(index_dir, reason))
+        records = Docstore.open(snapshot, lambda reason: IndexDamagedError.at(index_dir, reason))
         vectors = _read_vectors(index_dir, snapshot / VECTORS_FILE)
         if not len(records) == vectors.ntotal == manifest.chunk_count:
-            raise _damaged(
+            raise IndexDamagedError.at(
                 index_dir,
                 f"{len(records)} docstore rows, {vectors.ntotal} vectors and "
                 f"{manifest.chunk_count} chunks in the manifest do not agree",
             )
         if vectors.d != manifest.embedding.dimension:
-            raise _damaged(
+            raise IndexDamagedError.at(
                 index_dir,
                 f"vectors have {vectors.d} dimensions, manifest says "
                 f"{manifest.embedding.dimension}",
@@ -306,21 +306,21 @@ def read_manifest(index_dir: Path, snapshot: Path | None = None) -> Manifest:
     try:
         return Manifest.from_json((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise _damaged(index_dir, f"{MANIFEST_FILE} is missing") from None
+        raise IndexDamagedError.at(index_dir, f"{MANIFEST_FILE} is missing") from None
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
-        raise _damaged(index_dir, f"{MANIFEST_FILE} is invalid ({error})") from error
+        raise IndexDamagedError.at(index_dir, f"{MANIFEST_FILE} is invalid ({error})") from error
 
 
 def _read_vectors(index_dir: Path, path: Path) -> faiss.Index:
     import faiss
 
     if not path.is_file():
-        raise _damaged(index_dir, f"{VECTORS_FILE} is missing")
+        raise IndexDamagedError.at(index_dir, f"{VECTORS_FILE} is missing")
     try:
         return faiss.read_index(str(path))
     except RuntimeError as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
-        raise _damaged(index_dir, f"{VECTORS_FILE} is unreadable ({reason})") from error
+        raise IndexDamagedError.at(index_dir, f"{VECTORS_FILE} is unreadable ({reason})") from error
 
 
 def _read_stored_vectors(
@@ -332,14 +332,16 @@ def _read_stored_vectors(
         # Version 1 kept the vectors only in its flat FAISS index.
         return np.asarray(store.reconstruct_n(0, store.ntotal), dtype=np.float32)
     if not path.is_file():
-        raise _damaged(index_dir, f"{RAW_VECTORS_FILE} is missing")
+        raise IndexDamagedError.at(index_dir, f"{RAW_VECTORS_FILE} is missing")
     try:
         stored = StoredVectorFile(path)
     except (ValueError, TypeError, OSError) as error:
-        raise _damaged(index_dir, f"{RAW_VECTORS_FILE} is unreadable ({error})") from error
+        raise IndexDamagedError.at(
+            index_dir, f"{RAW_VECTORS_FILE} is unreadable ({error})"
+        ) from error
     expected = (manifest.chunk_count, manifest.embedding.dimension)
     if stored.shape != expected or stored.dtype != np.dtype(manifest.index.vector_dtype):
-        raise _damaged(
+        raise IndexDamagedError.at(
             index_dir,
             f"{RAW_VECTORS_FILE} holds {stored.dtype} {stored.shape}, the manifest says "
             f"{manifest.index.vector_dtype} {expected}",
@@ -407,13 +409,9 @@ def _read_sparse(index_dir: Path, snapshot: Path, rows: int) -> SparseIndex | No
     try:
         sparse = SparseIndex.load(snapshot)
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise _damaged(index_dir, f"the BM25 index is unreadable ({error})") from error
+        raise IndexDamagedError.at(index_dir, f"the BM25 index is unreadable ({error})") from error
     if sparse.size != rows:
-        raise _damaged(index_dir, f"the BM25 index has {sparse.size} rows, the docstore {rows}")
+        raise IndexDamagedError.at(
+            index_dir, f"the BM25 index has {sparse.size} rows, the docstore {rows}"
+        )
     return sparse
-
-
-def _damaged(index_dir: Path, reason: str) -> IndexDamagedError:
-    return IndexDamagedError(
-        f"index at {index_dir} is damaged: {reason}; run `rag ingest --rebuild PATH`"
-    )
