@@ -236,10 +236,12 @@ def _ingest_locked(
             stored.rebuilt(settings.index_type, settings.vector_dtype).save(settings.index_dir)
         return _report(settings, plan, loaded, 0, 0, len(plan.keep), manifest.chunk_count, started)
     previous = VectorIndex.load(settings.index_dir) if manifest is not None else None
-    # Read from disk once: kept files and the embedding cache both draw on them.
+    # The docstore and vectors are read from disk once: kept files and the embedding cache
+    # both draw on them.
+    stored_records = list(previous.records) if previous is not None else []
     stored_vectors = previous.vectors() if previous is not None else None
 
-    kept_records, kept_vectors = _kept_rows(previous, stored_vectors, plan.keep)
+    kept_records, kept_vectors = _kept_rows(stored_records, stored_vectors, plan.keep)
     chunks = split_documents(
         [doc for item in plan.embed for doc in item.documents],
         settings.chunk_size,
@@ -248,7 +250,9 @@ def _ingest_locked(
     new_records = [ChunkRecord(str(c.id), c.page_content, dict(c.metadata)) for c in chunks]
     with_title = chunking["context"] == "title"
     texts = [search_text(record, with_title) for record in new_records]
-    cache = _cache_of(previous, stored_vectors, with_title) if new_records else EmbeddingCache()
+    cache = (
+        _cache_of(stored_records, stored_vectors, with_title) if new_records else EmbeddingCache()
+    )
     new_vectors, embedded = cache.embed(embeddings, texts, on_progress)
 
     records = kept_records + new_records
@@ -310,12 +314,12 @@ def _report(
 
 
 def _cache_of(
-    previous: VectorIndex | None, stored: Vectors | None, with_title: bool
+    records: Sequence[ChunkRecord], stored: Vectors | None, with_title: bool
 ) -> EmbeddingCache:
     """The previous index's vectors (``stored``), keyed by the text each was embedded from."""
     cache = EmbeddingCache()
-    if previous is not None and stored is not None and len(previous):
-        cache.add([search_text(r, with_title) for r in previous.records], stored)
+    if stored is not None and records:
+        cache.add([search_text(r, with_title) for r in records], stored)
     return cache
 
 
@@ -346,13 +350,13 @@ def _previous_manifest(settings: Settings, chunking: dict[str, Any]) -> Manifest
 
 
 def _kept_rows(
-    previous: VectorIndex | None, stored: Vectors | None, keep: Sequence[FileEntry]
+    previous: Sequence[ChunkRecord], stored: Vectors | None, keep: Sequence[FileEntry]
 ) -> tuple[list[ChunkRecord], Vectors]:
-    if previous is None or stored is None or not keep:
+    if stored is None or not previous or not keep:
         return [], np.zeros((0, 0), dtype=np.float32)
     sources = {entry.path: entry.source for entry in keep}
     positions, records = [], []
-    for i, record in enumerate(previous.records):  # one pass: the docstore is read from disk
+    for i, record in enumerate(previous):
         path = record.metadata.get("path")
         if path in sources:
             positions.append(i)
