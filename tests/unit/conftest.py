@@ -37,6 +37,12 @@ class CountingEmbedding(DeterministicFakeEmbedding):
         return super().embed_documents(texts)
 
 
+@pytest.fixture
+def embeddings() -> CountingEmbedding:
+    """A fresh counting fake of 16 dimensions for each test."""
+    return CountingEmbedding(size=16, texts=[])
+
+
 class RecordingChatModel(FakeListChatModel):
     """A fake chat model that keeps the messages of every call, streamed or not."""
 

@@ -17,11 +17,6 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def embeddings() -> CountingEmbedding:
-    return CountingEmbedding(size=16, texts=[])
-
-
 def test_first_ingest_indexes_every_readable_file(
     tmp_path: Path, settings: Settings, embeddings: CountingEmbedding
 ) -> None:

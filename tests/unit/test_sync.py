@@ -29,11 +29,6 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def embeddings() -> CountingEmbedding:
-    return CountingEmbedding(size=16, texts=[])
-
-
-@pytest.fixture
 def docs(tmp_path: Path, settings: Settings, embeddings: CountingEmbedding) -> Path:
     """A folder with a multi-chunk guide and a note, ingested once."""
     root = write_files(tmp_path / "docs", {"guide.md": GUIDE, "note.md": "# Note\n\nA short note."})
