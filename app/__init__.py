@@ -9,27 +9,29 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from app.answers import Answer, Source
-    from app.api import AnswerStream, IndexStatus, Rag, index_status
+    from app.answers import Answer, AnswerStream, SearchOptions, Source
+    from app.api import IndexStatus, Rag, index_status
+    from app.config.settings import Settings, load_settings
     from app.errors import ConfigError, ProviderError, RagError
-    from app.ingest import IngestReport
-    from app.settings import Settings, load_settings
+    from app.ingestion.run import IngestOptions, IngestReport
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
     "Answer": "app.answers",
     "Source": "app.answers",
-    "AnswerStream": "app.api",
+    "AnswerStream": "app.answers",
+    "SearchOptions": "app.answers",
     "IndexStatus": "app.api",
     "Rag": "app.api",
     "index_status": "app.api",
     "ConfigError": "app.errors",
     "ProviderError": "app.errors",
     "RagError": "app.errors",
-    "IngestReport": "app.ingest",
-    "Settings": "app.settings",
-    "load_settings": "app.settings",
+    "IngestOptions": "app.ingestion.run",
+    "IngestReport": "app.ingestion.run",
+    "Settings": "app.config.settings",
+    "load_settings": "app.config.settings",
 }
 
 __all__ = [
@@ -37,10 +39,12 @@ __all__ = [
     "AnswerStream",
     "ConfigError",
     "IndexStatus",
+    "IngestOptions",
     "IngestReport",
     "ProviderError",
     "Rag",
     "RagError",
+    "SearchOptions",
     "Settings",
     "Source",
     "__version__",

@@ -1,5 +1,5 @@
 """``python -m app`` runs the ``rag`` command."""
 
-from app.cli import main
+from app.cli.commands import main
 
 main()

@@ -1,4 +1,8 @@
-"""The Python API: ``Rag`` ties settings, models, the index and the chain together."""
+"""The Python API: ``Rag`` ties settings, models, the index store and the chain together.
+
+Every interface (the command line, the REPL, later the server and MCP) calls ``Rag`` and
+nothing past it.
+"""
 
 from __future__ import annotations
 
@@ -6,45 +10,34 @@ import math
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from app.answers import Answer, Source
-from app.errors import ProviderError, RagError
-from app.ollama import explain_client_error
-from app.providers import (
-    LlmChoice,
-    build_embeddings,
-    build_llm,
-    build_reranker,
-    choose_llm,
-    custom_gguf_file,
-    reads_cjk,
-)
-from app.settings import Settings, load_settings
-from app.styles import SMALL_MODEL_LIMITS, answer_style, is_small_model
-from chains.citations import check_citations
-from chains.evidence import SentenceScorer, quotes_for, select_evidence, word_overlap
-from retrievers.snapshots import current_snapshot, index_size_bytes
-from retrievers.vector_index import read_manifest
+from app.answers import Answer, AnswerStream, SearchOptions, Source, provider_errors
+from app.config.settings import Settings, load_settings
+from app.models.embeddings import build_embeddings
+from app.models.llms import LlmChoice, build_llm, choose_llm, custom_gguf_file
+from app.models.ollama import explain_client_error
+from app.models.styles import SMALL_MODEL_LIMITS, answer_style, is_small_model
+from app.retrieval import build_retriever, build_store
+from chains.evidence import SentenceScorer, word_overlap
 
 if TYPE_CHECKING:
-    from langchain_core.documents import Document
     from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
-    from app.ingest import IngestOptions, IngestReport, Progress
-    from app.loading import SkipHandler
-    from app.reindexing import ReindexReport
+    from app.ingestion.loading import SkipHandler
+    from app.ingestion.reindexing import ReindexReport
+    from app.ingestion.run import IngestOptions, IngestReport, Progress
     from chains.qa import AnswerStyle
-    from retrievers.hybrid import Fusion, HybridRetriever, Mode
+    from retrievers.hybrid import HybridRetriever
+    from retrievers.manifest import Chunking
+    from retrievers.store import IndexStore
     from retrievers.vector_index import VectorIndex
 
 Notify = Callable[[str], None]
-Explain = Callable[[BaseException], str | None]
 
 
 def notify_stderr(message: str) -> None:
@@ -56,19 +49,19 @@ def notify_stderr(message: str) -> None:
 class IndexStatus:
     """What ``rag status`` shows about the live index."""
 
-    index_dir: Path
+    index_dir: str
     files: int
     chunks: int
     embedding: str
     dimension: int
     size_bytes: int
     created_at: str
-    chunking: dict[str, Any]
+    chunking: Chunking
     index_type: str
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
-        return {**self.__dict__, "index_dir": str(self.index_dir)}
+        return {**self.__dict__, "chunking": self.chunking.to_dict()}
 
 
 class Rag:
@@ -80,10 +73,12 @@ class Rag:
         *,
         embeddings: Embeddings | None = None,
         llm: BaseChatModel | None = None,
+        store: IndexStore | None = None,
         notify: Notify = notify_stderr,
     ) -> None:
-        """Use the given models, or build the ones the settings name on first use."""
+        """Use the given models and store, or build the ones the settings name on first use."""
         self.settings = settings
+        self.store = store or build_store(settings)
         self._embeddings = embeddings
         self._llm = llm
         self._llm_choice: LlmChoice | None = (
@@ -93,7 +88,7 @@ class Rag:
         self._small_model = settings.llm_prompt == "small"
         self._llm_lock = threading.Lock()
         self._index: VectorIndex | None = None
-        self._index_snapshot: str | None = None
+        self._index_version: str | None = None
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> Rag:
@@ -126,7 +121,7 @@ class Rag:
 
         The chat REPL calls this in the background while the user types the first question.
         """
-        from app.llamacpp import LlamaCppChat
+        from app.models.llamacpp import LlamaCppChat
 
         llm = self.llm
         if isinstance(llm, LlamaCppChat):
@@ -153,91 +148,86 @@ class Rag:
         self,
         paths: str | Path | Iterable[str | Path],
         *,
-        rebuild: bool = False,
         options: IngestOptions | None = None,
+        rebuild: bool | None = None,
         on_skip: SkipHandler | None = None,
         on_progress: Progress | None = None,
     ) -> IngestReport:
-        """Index files and folders; unchanged files keep their vectors."""
-        from app.ingest import IngestOptions
+        """Index files and folders; unchanged files keep their vectors.
 
+        ``rebuild`` starts a new index; given with ``options``, it overrides theirs.
+        """
+        from app.ingestion.run import IngestOptions, ingest_paths
+
+        options = options or IngestOptions()
+        if rebuild is not None:
+            options = replace(options, rebuild=rebuild)
         items = [paths] if isinstance(paths, str | Path) else list(paths)
         with provider_errors(self._explain):
-            report = self._ingest_items(
-                items, options or IngestOptions(rebuild=rebuild), on_skip, on_progress
+            report = ingest_paths(
+                [Path(p) for p in items],
+                self.store,
+                self.settings,
+                lambda: self.embeddings,
+                options=options,
+                on_skip=on_skip or self._warn_skipped,
+                on_progress=on_progress,
             )
         self._index = None
         return report
 
-    def _ingest_items(
-        self,
-        items: list[str | Path],
-        options: IngestOptions,
-        on_skip: SkipHandler | None,
-        on_progress: Progress | None,
-    ) -> IngestReport:
-        # Imported here: answering questions needs none of the loading and splitting code.
-        from app.ingest import ingest_paths
-
-        return ingest_paths(
-            [Path(p) for p in items],
-            self.settings,
-            lambda: self.embeddings,
-            options=options,
-            on_skip=on_skip
-            or (lambda skipped: self._notify(f"warning: skipped {skipped.path}: {skipped.reason}")),
-            on_progress=on_progress,
-        )
+    def _warn_skipped(self, skipped: Any) -> None:
+        self._notify(f"warning: skipped {skipped.path}: {skipped.reason}")
 
     def reindex(self, wait_seconds: float = 0.0) -> ReindexReport:
         """Rebuild the index as the settings' RAG_INDEX_TYPE from its stored vectors."""
-        from app.reindexing import reindex
+        from app.ingestion.reindexing import reindex
 
-        report = reindex(self.settings, wait_seconds)
+        report = reindex(self.store, self.settings, wait_seconds)
         self._index = None
         return report
 
-    def index(self) -> VectorIndex:
-        """The live index, reloaded when an ingest has published a new snapshot."""
-        from retrievers.vector_index import VectorIndex
+    def status(self) -> IndexStatus:
+        """Describe the live index from its manifest, without loading vectors or models."""
+        return index_status(self.settings, self.store)
 
-        snapshot = current_snapshot(self.settings.index_dir).name
-        if self._index is None or snapshot != self._index_snapshot:
-            index = VectorIndex.load(self.settings.index_dir)
+    def index(self) -> VectorIndex:
+        """The live index, reloaded when an ingest has published a new version."""
+        version = self.store.version()
+        if self._index is None or version != self._index_version:
+            index = self.store.load()
             index.check_embedding(self.settings.embed_provider, self.settings.embed_model)
-            self._index, self._index_snapshot = index, snapshot
+            self._index, self._index_version = index, version
         return self._index
 
-    def retriever(
-        self,
-        k: int | None = None,
-        mode: str | None = None,
-        source_glob: str | None = None,
-        mmr: bool = False,
-    ) -> HybridRetriever:
-        """A LangChain retriever over the live index (hybrid, dense or bm25).
-
-        ``source_glob`` keeps only chunks of matching files (``*.pdf``, ``notes/*``);
-        ``mmr`` trades a little relevance for variety among the results.
-        """
-        chosen = mode or self.settings.retrieval_mode
-        embeddings = self.embeddings if chosen != "bm25" else None
+    def retriever(self, options: SearchOptions | None = None, **changes: Any) -> HybridRetriever:
+        """A LangChain retriever over the live index (``changes``: fields of SearchOptions)."""
+        search = (options or SearchOptions()).with_changes(**changes)
+        mode = search.mode or self.settings.retrieval_mode
         return build_retriever(
-            self.settings, self.index(), embeddings, k, chosen, source_glob=source_glob, mmr=mmr
+            self.settings,
+            self.index(),
+            self.embeddings if mode != "bm25" else None,
+            k=search.k,
+            mode=mode,
+            source_glob=search.source_glob,
+            mmr=search.mmr,
         )
 
-    def retrieve(self, question: str, k: int | None = None, **search: Any) -> list[Source]:
-        """The ``k`` chunks closest to the question, best first; no answer model involved.
+    def retrieve(
+        self, question: str, options: SearchOptions | None = None, **changes: Any
+    ) -> list[Source]:
+        """The chunks closest to the question, best first; no answer model involved.
 
-        ``search`` takes the retriever's options: ``mode``, ``source_glob``, ``mmr``.
+        ``changes`` are fields of SearchOptions: ``k``, ``mode``, ``source_glob``, ``mmr``.
         """
-        retriever = self.retriever(k, **search)
+        retriever = self.retriever(options, **changes)
         with provider_errors(self._explain):
             return [Source.from_document(doc) for doc in retriever.invoke(question)]
 
-    def ask(self, question: str, k: int | None = None, **search: Any) -> Answer:
-        """Answer from the documents, with the sources used (``search``: as ``retrieve``)."""
-        stream = self.stream(question, k, **search)
+    def ask(self, question: str, options: SearchOptions | None = None, **changes: Any) -> Answer:
+        """Answer from the documents, with the sources used (options: as ``retrieve``)."""
+        stream = self.stream(question, options, **changes)
         for _ in stream:
             pass
         return stream.answer
@@ -245,21 +235,20 @@ class Rag:
     def stream(
         self,
         question: str,
-        k: int | None = None,
-        mode: str | None = None,
+        options: SearchOptions | None = None,
+        *,
         history: Sequence[BaseMessage] | None = None,
-        source_glob: str | None = None,
-        mmr: bool = False,
-        force: bool = False,
+        **changes: Any,
     ) -> AnswerStream:
         """Answer text piece by piece; ``.answer`` holds the whole Answer afterwards.
 
         With ``history`` (earlier turns of a chat), a follow-up question is first rewritten
-        into a standalone one, which retrieval uses. ``force`` asks the model even when no
-        passage is close to the question.
+        into a standalone one, which retrieval uses. ``force`` (an option) asks the model
+        even when no passage is close to the question.
         """
-        min_score = -math.inf if force else self.settings.min_score
-        retriever = self.retriever(k, mode, source_glob, mmr)
+        search = (options or SearchOptions()).with_changes(**changes)
+        min_score = -math.inf if search.force else self.settings.min_score
+        retriever = self.retriever(search)
         llm = self.llm
         if llm is None:
             with provider_errors(self._explain):
@@ -293,132 +282,17 @@ class Rag:
         return explained
 
 
-def build_retriever(
-    settings: Settings,
-    index: VectorIndex,
-    embeddings: Embeddings | None,
-    k: int | None = None,
-    mode: str | None = None,
-    **options: Any,
-) -> HybridRetriever:
-    """The retriever the settings describe, over ``index`` (options: source_glob, mmr, ...)."""
-    from retrievers.hybrid import HybridRetriever
-
-    return HybridRetriever(
-        index=index,
-        embeddings=embeddings,
-        k=k or settings.top_k,
-        mode=cast("Mode", mode or settings.retrieval_mode),
-        rrf_k=settings.rrf_k,
-        fusion=cast("Fusion", settings.fusion),
-        dense_reads_cjk=reads_cjk(settings.embed_model),
-        reranker=build_reranker(settings.rerank_model),
-        **options,
-    )
-
-
-class AnswerStream(Iterator[str]):
-    """Iterates over answer text pieces from the chain and assembles the final Answer."""
-
-    def __init__(
-        self,
-        question: str,
-        chunks: Iterator[dict[str, Any]],
-        llm_label: str,
-        explain: Explain = lambda error: None,
-        scorer: SentenceScorer = word_overlap,
-    ) -> None:
-        """Wrap the chunks of ``build_qa_chain(...).stream(question)``."""
-        self.question = question
-        self._scorer = scorer
-        self._chunks = chunks
-        self._llm_label = llm_label
-        self._explain = explain
-        self._docs: list[Document] = []
-        self._pieces: list[str] = []
-        self._retrieved: list[Document] = []
-        self._standalone = ""
-        self._done = False
-
-    def __next__(self) -> str:
-        """The next piece of answer text."""
-        while True:
-            with provider_errors(self._explain):
-                chunk = next(self._chunks, None)
-            if chunk is None:
-                self._done = True
-                raise StopIteration
-            if "docs" in chunk:
-                self._docs = list(chunk["docs"])
-            if "retrieved" in chunk:
-                self._retrieved = list(chunk["retrieved"])
-            if chunk.get("standalone"):
-                self._standalone += str(chunk["standalone"])
-            piece = chunk.get("answer")
-            if piece:
-                self._pieces.append(piece)
-                return str(piece)
-
-    @property
-    def sources(self) -> tuple[Source, ...]:
-        """The sources retrieved so far."""
-        return tuple(Source.from_document(doc) for doc in self._docs)
-
-    @property
-    def answer(self) -> Answer:
-        """The whole answer; iterate to the end first."""
-        if not self._done:
-            for _ in self:
-                pass
-        checked = check_citations("".join(self._pieces).strip(), len(self._docs))
-        asked = self._standalone or self.question
-        evidence = tuple(select_evidence(asked, self._docs, scorer=self._scorer))
-        # A model that cites nothing gets the sources whose sentences support the answer.
-        cited = checked.cited or (
-            tuple(sorted({item.source_number for item in evidence})) if checked.text else ()
-        )
-        quotes = tuple(quotes_for(asked, self._docs, cited, self._scorer))
-        return Answer(
-            self.question,
-            checked.text,
-            self.sources,
-            self._llm_label,
-            evidence,
-            cited,
-            checked.removed,
-            self._standalone or self.question,
-            closest=()
-            if self._docs
-            else tuple(Source.from_document(doc) for doc in self._retrieved),
-            cited_quotes=quotes,
-        )
-
-
-@contextmanager
-def provider_errors(explain: Explain) -> Iterator[None]:
-    """Turn failures of models and services into one-line ``ProviderError``s."""
-    try:
-        yield
-    except RagError:
-        raise
-    except Exception as error:
-        message = explain(error)
-        if message is None:
-            raise
-        raise ProviderError(message) from error
-
-
-def index_status(settings: Settings) -> IndexStatus:
+def index_status(settings: Settings, store: IndexStore | None = None) -> IndexStatus:
     """Describe the live index from its manifest, without loading vectors or models."""
-    snapshot = current_snapshot(settings.index_dir)
-    manifest = read_manifest(settings.index_dir, snapshot)
+    store = store or build_store(settings)
+    manifest = store.manifest()
     return IndexStatus(
-        index_dir=settings.index_dir,
+        index_dir=store.location,
         files=len(manifest.files),
         chunks=manifest.chunk_count,
         embedding=f"{manifest.embedding.provider}:{manifest.embedding.model}",
         dimension=manifest.embedding.dimension,
-        size_bytes=index_size_bytes(snapshot),
+        size_bytes=store.size_bytes(),
         created_at=manifest.created_at,
         chunking=manifest.chunking,
         index_type=manifest.index.label,

@@ -6,6 +6,7 @@ with ragkit's own pipeline and times each stage.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import math
@@ -20,21 +21,19 @@ from typing import IO, TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
 
-from app.embedding import embed_texts
-from app.errors import InputPathError
-from app.ingest import chunking_of
-from app.settings import Settings
-from app.splitting import split_documents
-from retrievers.docstore import ChunkRecord
-from retrievers.manifest import EmbeddingSpec
-from retrievers.vector_index import VectorIndex, search_text
+from app.config.settings import Settings
+from app.errors import IndexNotFoundError, InputPathError
+from app.ingestion.indexing import build_index, chunk_records, chunking_of, embedded_texts
+from app.models.embedding_cache import embed_texts
+from app.retrieval import build_retriever, local_store
+from retrievers.vector_index import VectorIndex
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
 
     from chains.qa import AnswerStyle
-    from retrievers.hybrid import Mode
+    from retrievers.modes import Mode
 
 Qrels = Mapping[str, Mapping[str, int]]
 
@@ -122,7 +121,7 @@ def corpus_from_documents(
     One row per file, or per page of a PDF (``_id`` is ``file`` or ``file:page``), so that a
     question-answer set over your own documents can be judged and evaluated by ``rag eval``.
     """
-    from app.loading import load_paths
+    from app.ingestion.loading import load_paths
 
     rows = []
     for loaded in load_paths([folder], max_file_bytes).files:
@@ -192,20 +191,9 @@ def build_eval_index(
         for doc_id, (title, text) in dataset.corpus.items()
         if text.strip() or title.strip()
     ]
-    chunks = split_documents(documents, settings.chunk_size, settings.chunk_overlap)
-    records = [ChunkRecord(str(c.id), c.page_content, dict(c.metadata)) for c in chunks]
-    chunking = chunking_of(settings)
-    with_title = chunking["context"] == "title"
-    vectors = embed_texts(embeddings, [search_text(r, with_title) for r in records], on_progress)
-    spec = EmbeddingSpec(
-        settings.embed_provider,
-        settings.embed_model,
-        int(vectors.shape[1]),
-        backend=settings.embedding_backend,
-    )
-    return VectorIndex.from_vectors(
-        spec, chunking, records, vectors, [], settings.index_type, settings.vector_dtype
-    )
+    records = chunk_records(documents, settings)
+    texts = embedded_texts(records, chunking_of(settings))
+    return build_index(settings, records, embed_texts(embeddings, texts, on_progress), [])
 
 
 def evaluate_retrieval(
@@ -218,8 +206,6 @@ def evaluate_retrieval(
     k: int = 10,
 ) -> tuple[list[EvalReport], VectorIndex]:
     """Index once (or load ``index_dir``), then rank every query under each mode."""
-    from app.api import build_retriever
-
     started = time.perf_counter()
     dataset = load_beir(dataset_dir)
     loaded = time.perf_counter()
@@ -227,7 +213,7 @@ def evaluate_retrieval(
     indexed = time.perf_counter()
     reports = []
     for mode in modes:
-        retriever = build_retriever(settings, index, embeddings, 100, mode, candidates=200)
+        retriever = build_retriever(settings, index, embeddings, k=100, mode=mode, candidates=200)
         query_start = time.perf_counter()
         rankings = {
             qid: _documents_in_order(index, retriever, text)
@@ -258,14 +244,17 @@ def _eval_index(
     index_dir: Path | None,
     on_progress: Callable[[int, int], None] | None,
 ) -> VectorIndex:
-    if index_dir is not None and (index_dir / "CURRENT").is_file():
-        return VectorIndex.load(index_dir)
+    store = local_store(index_dir) if index_dir is not None else None
+    if store is not None:
+        with contextlib.suppress(IndexNotFoundError):
+            return store.load()
     index = build_eval_index(dataset, settings, embeddings, on_progress)
-    if index_dir is not None:
-        index.save(index_dir)
+    if store is not None:
+        store.publish(index)
     else:
+        # Written once anyway, so an evaluation times the same work as an ingest.
         with tempfile.TemporaryDirectory(prefix="ragkit-eval-") as folder:
-            index.save(Path(folder) / "index")
+            local_store(Path(folder) / "index").publish(index)
     return index
 
 
@@ -368,7 +357,6 @@ def evaluate_answers(
     ``style`` is the answer model's prompt style (``Rag.answer_style()``); its sentence
     scorer also picks the evidence.
     """
-    from app.api import build_retriever
     from chains.evidence import select_evidence
     from chains.qa import AnswerStyle, build_qa_chain
 

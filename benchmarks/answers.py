@@ -37,10 +37,10 @@ from langchain_core.embeddings import Embeddings  # noqa: E402 - after the path 
 from langchain_core.prompts import BasePromptTemplate, ChatPromptTemplate  # noqa: E402
 
 from app import Rag  # noqa: E402
+from app.config.settings import DEFAULT_LLAMACPP_MODEL  # noqa: E402
 from app.evaluation import load_answers, load_beir, score_answers  # noqa: E402
-from app.providers import LlmChoice, build_llm  # noqa: E402
-from app.settings import DEFAULT_LLAMACPP_MODEL  # noqa: E402
-from app.styles import (  # noqa: E402
+from app.models.llms import LlmChoice, build_llm  # noqa: E402
+from app.models.styles import (  # noqa: E402
     SMALL_MODEL_LIMITS,
     SMALL_MODEL_SENTENCES_PER_CHUNK,
     GenerationLimits,

@@ -9,7 +9,7 @@ the small-model prompt ragkit uses for this model. Each row: model load seconds,
 first token (prompt evaluation), prompt tokens/s, generated tokens/s after the first token.
 
 On CPUs with Intel AMX (this machine) llama.cpp's AMX weight repacking crashes the process,
-so the baseline loads under the same workaround as ragkit (``app.llamacpp``); without it,
+so the baseline loads under the same workaround as ragkit (``app.models.llamacpp``); without it,
 plain LangChain cannot answer at all here.
 
     python benchmarks/generation.py [--questions 20] [--max-tokens 128]
@@ -35,11 +35,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from langchain_core.messages import BaseMessage, HumanMessage  # noqa: E402
 
 from app import Rag  # noqa: E402
+from app.config.settings import DEFAULT_LLAMACPP_MODEL  # noqa: E402
 from app.evaluation import load_beir  # noqa: E402
-from app.llamacpp import LlamaCppChat, _cpu_flags, _plain_cpu_buffers, cpu_has_amx  # noqa: E402
-from app.providers import LlmChoice, build_llm, gguf_path  # noqa: E402
-from app.settings import DEFAULT_LLAMACPP_MODEL  # noqa: E402
-from app.styles import SMALL_MODEL_LIMITS, answer_style  # noqa: E402
+from app.models.llamacpp import LlamaCppChat, _cpu_flags, _plain_cpu_buffers, cpu_has_amx  # noqa: E402
+from app.models.llms import LlmChoice, build_llm, gguf_path  # noqa: E402
+from app.models.styles import SMALL_MODEL_LIMITS, answer_style  # noqa: E402
 from chains.qa import FULL_STYLE, AnswerStyle, context_of, keep_relevant  # noqa: E402
 
 QA_DIR = ROOT / "benchmarks" / "qa"

@@ -41,8 +41,8 @@ from langchain_community.document_loaders import DirectoryLoader, TextLoader
 from langchain_community.vectorstores import FAISS
 from langchain_huggingface import HuggingFaceEmbeddings
 from langchain_text_splitters import RecursiveCharacterTextSplitter
-from app.providers import resolve_embedding_model
-from app.settings import DEFAULT_HF_EMBED_MODEL
+from app.models.embeddings import resolve_embedding_model
+from app.config.settings import DEFAULT_HF_EMBED_MODEL
 
 docs = DirectoryLoader(sys.argv[1], glob="**/*.txt", loader_cls=TextLoader).load()
 chunks = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(docs)
@@ -52,8 +52,8 @@ print(len(chunks))
 """
 
 PREPARE_RAGKIT = """
-from app.providers import build_embeddings
-from app.settings import load_settings
+from app.models.embeddings import build_embeddings
+from app.config.settings import load_settings
 build_embeddings(load_settings()).embed_query("warm up")
 """
 
@@ -105,8 +105,8 @@ def count_tokens(texts: list[str]) -> int:
     """MiniLM word pieces in the corpus (each document once, no truncation)."""
     from tokenizers import Tokenizer
 
-    from app.providers import resolve_embedding_model
-    from app.settings import DEFAULT_HF_EMBED_MODEL
+    from app.config.settings import DEFAULT_HF_EMBED_MODEL
+    from app.models.embeddings import resolve_embedding_model
 
     folder = Path(resolve_embedding_model(DEFAULT_HF_EMBED_MODEL))
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
@@ -172,8 +172,8 @@ def langchain_rankings(folder: Path, dataset: BeirDataset) -> dict[str, list[str
     from langchain_community.vectorstores import FAISS
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    from app.providers import resolve_embedding_model
-    from app.settings import DEFAULT_HF_EMBED_MODEL
+    from app.config.settings import DEFAULT_HF_EMBED_MODEL
+    from app.models.embeddings import resolve_embedding_model
 
     embeddings = HuggingFaceEmbeddings(model_name=resolve_embedding_model(DEFAULT_HF_EMBED_MODEL))
     # Our own benchmark output, written a minute ago; loading it is why ragkit never pickles.

@@ -20,10 +20,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from app.api import build_retriever
+from app.config.settings import load_settings
 from app.evaluation import BeirDataset, build_eval_index, load_beir
-from app.providers import build_embeddings
-from app.settings import load_settings
+from app.models.embeddings import build_embeddings
+from app.retrieval import build_retriever
 from chains.qa import keep_relevant
 
 THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)

@@ -47,7 +47,8 @@ from retrievers.index_types import (  # noqa: E402
     build_faiss_index,
     index_spec_for,
 )
-from retrievers.manifest import EmbeddingSpec  # noqa: E402
+from retrievers.manifest import Chunking, EmbeddingSpec  # noqa: E402
+from retrievers.snapshot_store import SnapshotStore  # noqa: E402
 from retrievers.vector_index import VectorIndex, normalize  # noqa: E402
 
 SCIFACT = ROOT.parent / "shared" / "data" / "scifact"
@@ -56,6 +57,7 @@ DIMENSION = 384
 K = 10
 CHUNK_CHARS = 800
 EMBEDDING = EmbeddingSpec("huggingface", "sentence-transformers/all-MiniLM-L6-v2", DIMENSION)
+CHUNKING = Chunking(chunk_size=CHUNK_CHARS, chunk_overlap=0)
 Array = np.ndarray[Any, Any]
 
 
@@ -66,7 +68,7 @@ def scifact_vectors(count: int) -> tuple[Array, Array]:
     if not corpus_file.exists() or not query_file.exists():
         from sentence_transformers import SentenceTransformer
 
-        from app.providers import resolve_embedding_model
+        from app.models.embeddings import resolve_embedding_model
 
         texts: list[str] = []
         with gzip.open(SCIFACT / "corpus.jsonl.gz", "rt", encoding="utf-8") as handle:
@@ -169,8 +171,10 @@ def write_ragkit(kind: str, corpus: Array, records: list[ChunkRecord], folder: P
     spec = index_spec_for(kind, len(corpus))
     store = build_faiss_index(spec, corpus)
     seconds = time.perf_counter() - started
-    index = VectorIndex(EMBEDDING, {}, records, store, [], stored_vectors=corpus, index_spec=spec)
-    index.save(folder)
+    index = VectorIndex(
+        EMBEDDING, CHUNKING, records, store, [], stored_vectors=corpus, index_spec=spec
+    )
+    SnapshotStore(folder).publish(index)
     return seconds
 
 
@@ -215,7 +219,7 @@ def search_worker(kind: str, folder: str, query_file: str) -> None:
 
         index_file = Path(folder) / "index.faiss"
     else:
-        index = VectorIndex.load(Path(folder))
+        index = SnapshotStore(Path(folder)).load()
 
         def search(query: Array) -> list[int]:
             return [int(hit.record.id) for hit in index.search(query, K)]

@@ -35,26 +35,22 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from search import SCIFACT, scifact_chunks, synthetic_vectors  # noqa: E402
 
-from app.settings import DEFAULT_HF_EMBED_MODEL  # noqa: E402
+from app.config.settings import DEFAULT_HF_EMBED_MODEL  # noqa: E402
 from retrievers.docstore import ChunkRecord  # noqa: E402
-from retrievers.manifest import EmbeddingSpec  # noqa: E402
+from retrievers.manifest import Chunking, EmbeddingSpec  # noqa: E402
+from retrievers.snapshot_store import SnapshotStore  # noqa: E402
 from retrievers.vector_index import VectorIndex  # noqa: E402
 
 QUESTION = "What port does Ollama listen on?"
 EMBEDDING = EmbeddingSpec("huggingface", DEFAULT_HF_EMBED_MODEL, 384)
-CHUNKING = {
-    "splitter": "recursive-character",
-    "chunk_size": 1000,
-    "chunk_overlap": 100,
-    "context": "title",
-}
+CHUNKING = Chunking(chunk_size=1000, chunk_overlap=100, context="title")
 
 LANGCHAIN_ASK = """
 import sys
 from langchain_community.vectorstores import FAISS
 from langchain_huggingface import HuggingFaceEmbeddings
-from app.providers import resolve_embedding_model
-from app.settings import DEFAULT_HF_EMBED_MODEL
+from app.models.embeddings import resolve_embedding_model
+from app.config.settings import DEFAULT_HF_EMBED_MODEL
 
 embeddings = HuggingFaceEmbeddings(model_name=resolve_embedding_model(DEFAULT_HF_EMBED_MODEL))
 store = FAISS.load_local(sys.argv[1], embeddings, allow_dangerous_deserialization=True)
@@ -121,7 +117,9 @@ def median_of(command: list[str], env: dict[str, str], repeats: int) -> tuple[fl
 def build_large_index(folder: Path, count: int) -> tuple[list[ChunkRecord], np.ndarray[Any, Any]]:
     records = scifact_chunks(count)
     vectors = synthetic_vectors(count, seed=1)
-    VectorIndex.from_vectors(EMBEDDING, CHUNKING, records, vectors, [], "auto").save(folder)
+    SnapshotStore(folder).publish(
+        VectorIndex.from_vectors(EMBEDDING, CHUNKING, records, vectors, [], index_type="auto")
+    )
     return records, vectors
 
 
@@ -161,7 +159,7 @@ def main() -> None:
         work = Path(folder)
         small, large = work / "sample-index", work / "large-index"
         fresh([*rag, "ingest", str(ROOT / "data")], {**env, "RAG_INDEX_DIR": str(small)})
-        sample = VectorIndex.load(small)
+        sample = SnapshotStore(small).load()
         build_langchain(work / "lc-sample", sample.records, sample.vectors())
         print(f"building {args.chunks} chunks...", file=sys.stderr)
         records, vectors = build_large_index(large, args.chunks)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chains.evidence import Evidence
 
 _GROUP = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
 
@@ -33,3 +38,16 @@ def check_citations(text: str, source_count: int) -> CheckedCitations:
     cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", cleaned)
     cleaned = re.sub(r"[ \t]{2,}", " ", cleaned).strip()
     return CheckedCitations(cleaned, tuple(cited), tuple(dict.fromkeys(removed)))
+
+
+def credited_sources(checked: CheckedCitations, evidence: Sequence[Evidence]) -> tuple[int, ...]:
+    """The sources an answer is credited with: those it cites, else those of its evidence.
+
+    An answer that cites nothing is credited with the sources whose sentences were picked
+    as its evidence; an empty answer with none.
+    """
+    if checked.cited:
+        return checked.cited
+    if not checked.text:
+        return ()
+    return tuple(sorted({item.source_number for item in evidence}))

@@ -1,8 +1,10 @@
-"""Hybrid retrieval: dense (FAISS) and sparse (BM25) rankings fused by weighted RRF.
+"""Hybrid retrieval: dense (FAISS) and sparse (BM25) rankings fused into one.
 
+By default the fusion adds each retriever's scores divided by its best score among the
+candidates (``fuse_scores``); reciprocal rank fusion is the alternative (``fuse_rankings``).
 Fusion must not fall below the better of its parts, so each ranking is weighted by what
 its retriever can see: an English embedding model is nearly blind on Chinese text, so its
-weight drops for CJK queries; BM25 gets no weight when no query word occurs anywhere.
+weight drops for CJK queries; BM25 adds nothing when no query word occurs in a candidate.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Protocol
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -19,14 +21,14 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from retrievers.sparse import cjk_share, tokenize, top_rows
-from retrievers.vector_index import VectorIndex, normalize, search_text
+from retrievers.docstore import ChunkRecord
+from retrievers.manifest import Chunking
+from retrievers.modes import Fusion, Mode
+from retrievers.sparse import SparseIndex, cjk_share, tokenize, top_rows
+from retrievers.vector_index import Vectors, normalize, search_text
 
-Mode = Literal["dense", "bm25", "hybrid"]
 Reranker = Callable[[str, Sequence[str]], Sequence[float]]
 """Scores (query, passages): higher is more relevant; e.g. a sentence-transformers CrossEncoder."""
-Fusion = Literal["score", "rrf"]
-MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 CJK_QUERY_SHARE = 0.3
 BLIND_DENSE_WEIGHT = 0.1
 LEXICAL_MATCH_SHARE = 0.5
@@ -69,12 +71,45 @@ def lexical_coverage(query_tokens: set[str], text: str) -> float:
     return len(query_tokens & set(tokenize(text))) / len(query_tokens)
 
 
+class SearchableIndex(Protocol):
+    """What the retriever reads of an index (``VectorIndex`` is one)."""
+
+    chunking: Chunking
+    sparse: SparseIndex | None
+
+    @property
+    def records(self) -> Sequence[ChunkRecord]:
+        """The chunks, row by row."""
+        ...
+
+    @property
+    def sources(self) -> list[str]:
+        """The source of every chunk, row by row."""
+        ...
+
+    def __len__(self) -> int:
+        """Number of chunks."""
+        ...
+
+    def dense_rows(self, query_vector: Vectors, k: int) -> list[tuple[int, float]]:
+        """Up to ``k`` (row, cosine) pairs for a normalised query, best first."""
+        ...
+
+    def cosines(self, query_vector: Vectors, rows: Sequence[int]) -> list[float]:
+        """Cosine similarities of a normalised query with the given rows, in order."""
+        ...
+
+    def vector(self, row: int) -> Vectors:
+        """The stored (normalised) vector of one chunk."""
+        ...
+
+
 class HybridRetriever(BaseRetriever):
-    """Dense, BM25 or fused retrieval over one ``VectorIndex``; the ragkit default."""
+    """Dense, BM25 or fused retrieval over one index; the ragkit default."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    index: VectorIndex
+    index: SearchableIndex
     embeddings: Embeddings | None = None
     k: int = 4
     mode: Mode = "hybrid"
@@ -106,7 +141,7 @@ class HybridRetriever(BaseRetriever):
         """
         ranked = self.rank(query, k or self.k)
         query_tokens = set(tokenize(query))
-        with_title = self.index.chunking.get("context") == "title"
+        with_title = self.index.chunking.with_title
         documents = []
         for hit in ranked:
             record = self.index.records[hit.row]

@@ -68,6 +68,14 @@ def index_spec_for(requested: str, count: int, vector_dtype: str = "float32") ->
     return IndexSpec(kind, params, vector_dtype)
 
 
+def needs_rebuild(current: IndexSpec, count: int, requested: str, vector_dtype: str) -> bool:
+    """True when ``count`` chunks indexed as ``current`` should be rebuilt as ``requested``.
+
+    That is: another type, other parameters or another vector dtype.
+    """
+    return index_spec_for(requested, count, vector_dtype) != current
+
+
 def ivf_list_count(count: int) -> int:
     """About 4 * sqrt(n) clusters, with enough training points for each."""
     most = max(1, min(count, IVF_TRAIN_SAMPLE) // IVF_MIN_POINTS_PER_LIST)

@@ -61,6 +61,39 @@ class IndexSpec:
 
 
 @dataclass(frozen=True)
+class Chunking:
+    """How the chunks of an index were cut, and what was put in front of each to embed it."""
+
+    chunk_size: int
+    chunk_overlap: int
+    context: str = "none"
+    """``title``: the document title goes in front of each chunk for embedding and BM25."""
+    splitter: str = "recursive-character"
+
+    @property
+    def with_title(self) -> bool:
+        """Whether each chunk is embedded and BM25-indexed with its document title in front."""
+        return self.context == "title"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, as the manifest keeps it."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Chunking:
+        """Parse the manifest's chunking; raises ``ValueError`` on malformed input."""
+        size, overlap = data.get("chunk_size"), data.get("chunk_overlap")
+        if not isinstance(size, int) or not isinstance(overlap, int):
+            raise ValueError("chunk_size and chunk_overlap must be whole numbers")
+        return cls(
+            chunk_size=size,
+            chunk_overlap=overlap,
+            context=str(data.get("context") or "none"),
+            splitter=str(data.get("splitter") or "recursive-character"),
+        )
+
+
+@dataclass(frozen=True)
 class FileEntry:
     """One ingested file: where it is, what it hashed to and how many chunks it gave."""
 
@@ -76,7 +109,7 @@ class Manifest:
     """Everything needed to check an index on load and to describe it in ``rag status``."""
 
     embedding: EmbeddingSpec
-    chunking: dict[str, Any]
+    chunking: Chunking
     files: tuple[FileEntry, ...]
     chunk_count: int
     created_at: str
@@ -108,7 +141,7 @@ class Manifest:
             raise ValueError("chunk_count must be a non-negative integer")
         return cls(
             embedding=embedding,
-            chunking=dict(data["chunking"]),
+            chunking=Chunking.from_dict(dict(data["chunking"])),
             files=files,
             chunk_count=chunk_count,
             created_at=str(data["created_at"]),

@@ -1,4 +1,4 @@
-"""One writer at a time per index folder; readers never wait (they read snapshots).
+"""One writer at a time per index folder (the local store's lock); readers never wait.
 
 The lock is an OS file lock, so a killed writer releases it. The holder writes who it is
 beside the lock so that a second writer can name it.
@@ -15,14 +15,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from retrievers.errors import RagError
+from retrievers.errors import IndexBusyError
 
 LOCK_FILE = "writer.lock"
 HOLDER_FILE = "writer.json"
-
-
-class IndexBusyError(RagError):
-    """Another process is writing the index."""
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import ConfigError
-from app.network import normalize_ollama_host
+from app.models.network import normalize_ollama_host
 from retrievers.index_types import (
     AUTO,
     AUTO_FLAT_BELOW,
@@ -19,6 +19,7 @@ from retrievers.index_types import (
     INDEX_TYPES,
     VECTOR_DTYPES,
 )
+from retrievers.modes import FUSIONS, MODES, Fusion, Mode
 
 DEFAULT_HF_EMBED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_OLLAMA_EMBED_MODEL = "nomic-embed-text"
@@ -258,7 +259,7 @@ SPECS: tuple[SettingSpec, ...] = (
         "RAG_RETRIEVAL_MODE",
         "hybrid",
         "Retrieval: hybrid (dense + BM25, fused), dense (embeddings only) or bm25 (words only).",
-        _choice("hybrid", "dense", "bm25"),
+        _choice(*MODES),
     ),
     SettingSpec(
         "fusion",
@@ -266,7 +267,7 @@ SPECS: tuple[SettingSpec, ...] = (
         "score",
         "How hybrid mode merges the rankings: score (weighted, max-normalised scores) or rrf "
         "(reciprocal rank fusion).",
-        _choice("score", "rrf"),
+        _choice(*FUSIONS),
     ),
     SettingSpec(
         "rrf_k",
@@ -378,8 +379,8 @@ class Settings:
     chunk_size: int
     chunk_overlap: int
     chunk_context: str
-    retrieval_mode: str
-    fusion: str
+    retrieval_mode: Mode
+    fusion: Fusion
     rrf_k: int
     rerank_model: str
     top_k: int

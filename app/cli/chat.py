@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, TextIO
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from app.display import footer_lines, show_answer
-from app.errors import RagError
+from app.answers import SearchOptions
+from app.cli.display import footer_lines, show_answer
+from app.errors import RagError, one_line
+from retrievers.modes import MODES, Mode
 
 if TYPE_CHECKING:
     from app.answers import Answer
@@ -31,7 +33,6 @@ HELP = """Type a question and press Enter. Commands:
   /save FILE  write the conversation to FILE as Markdown
   /help       this help
   /exit       leave (Ctrl-D works too)"""
-MODES = ("hybrid", "dense", "bm25")
 
 
 class ChatSession:
@@ -61,7 +62,7 @@ class ChatSession:
         self.force = force
         self.markdown = interactive and self.out.isatty()
         self.k = rag.settings.top_k
-        self.mode = rag.settings.retrieval_mode
+        self.mode: Mode = rag.settings.retrieval_mode
         self.last_answer: Answer | None = None
         self.transcript: list[Answer] = []
         self.history: list[BaseMessage] = []
@@ -118,13 +119,14 @@ class ChatSession:
         try:
             self._answer(line)
         except RagError as error:
-            self._say(f"error: {error}")
+            self._say(f"error: {one_line(error)}")
         except KeyboardInterrupt:
             self._say("\n(answer stopped)")
         return True
 
     def _answer(self, question: str) -> None:
-        stream = self.rag.stream(question, self.k, self.mode, self.history, force=self.force)
+        search = SearchOptions(k=self.k, mode=self.mode, force=self.force)
+        stream = self.rag.stream(question, search, history=self.history)
         if self.json_lines:
             answer = stream.answer
         else:
@@ -155,10 +157,11 @@ class ChatSession:
         return True
 
     def _set_mode(self, argument: str) -> bool:
-        if argument not in MODES:
+        mode = next((known for known in MODES if known == argument), None)
+        if mode is None:
             self._say(f"usage: /mode {'|'.join(MODES)} (now {self.mode})")
             return True
-        self.mode = argument
+        self.mode = mode
         self._say(f"retrieval mode: {self.mode}")
         return True
 

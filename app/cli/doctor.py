@@ -11,13 +11,23 @@ import os
 import platform
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from app.config.settings import SPECS, Settings
 from app.errors import RagError
-from app.network import bypasses_proxy, host_of, is_loopback_url, mask_credentials, proxy_settings
-from app.ollama import OllamaStatus, probe
-from app.providers import choose_llm, gguf_path, prepare_ollama, resolve_embedding_model
-from app.settings import SPECS, Settings
+from app.models.embeddings import resolve_embedding_model
+from app.models.llms import choose_llm, gguf_path
+from app.models.network import (
+    bypasses_proxy,
+    host_of,
+    is_loopback_url,
+    mask_credentials,
+    proxy_settings,
+)
+from app.models.ollama import OllamaStatus, prepare_ollama, probe
+
+if TYPE_CHECKING:
+    from retrievers.store import IndexStore
 
 PACKAGES = (
     "langchain-core",
@@ -38,7 +48,7 @@ class Check:
     detail: str
 
 
-def run_checks(settings: Settings) -> list[Check]:
+def run_checks(settings: Settings, store: IndexStore) -> list[Check]:
     """Every check, in the order they are shown."""
     checks = [_versions(), *_settings_rows(settings), *_proxy_rows(settings)]
     ollama_needed = "ollama" in (settings.llm_provider, settings.embed_provider)
@@ -47,7 +57,7 @@ def run_checks(settings: Settings) -> list[Check]:
     checks.append(_llm_row(settings, status))
     checks.append(_embedding_row(settings, status))
     checks.append(_hub_row())
-    checks.append(_index_row(settings))
+    checks.append(_index_row(settings, store))
     return checks
 
 
@@ -205,24 +215,11 @@ def _hub_row() -> Check:
     return Check("hugging face", "info", f"HF_HUB_OFFLINE={offline}, HF_ENDPOINT={endpoint}")
 
 
-def _index_row(settings: Settings) -> Check:
-    from retrievers.docstore import Docstore
-    from retrievers.errors import IndexDamagedError
-    from retrievers.snapshots import current_snapshot
-    from retrievers.vector_index import VECTORS_FILE, read_manifest
-
+def _index_row(settings: Settings, store: IndexStore) -> Check:
     try:
-        snapshot = current_snapshot(settings.index_dir)
-        manifest = read_manifest(settings.index_dir, snapshot)
-        docstore = Docstore.open(
-            snapshot, lambda why: IndexDamagedError.at(settings.index_dir, why)
-        )
-        rows = len(docstore)
+        manifest = store.verify()
     except (RagError, OSError) as error:
         return Check("index", "fail", str(error))
-    if rows != manifest.chunk_count or not (snapshot / VECTORS_FILE).is_file():
-        reason = f"{rows} docstore rows, manifest says {manifest.chunk_count}"
-        return Check("index", "fail", str(IndexDamagedError.at(settings.index_dir, reason)))
     built = (manifest.embedding.provider, manifest.embedding.model)
     if built != (settings.embed_provider, settings.embed_model):
         return Check(
@@ -235,6 +232,6 @@ def _index_row(settings: Settings) -> Check:
     return Check(
         "index",
         "ok",
-        f"{settings.index_dir}: {len(manifest.files)} files, {manifest.chunk_count} chunks, "
+        f"{store.location}: {len(manifest.files)} files, {manifest.chunk_count} chunks, "
         f"{manifest.embedding.label}, built {manifest.created_at}",
     )

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from app.answers import Answer, Source
-    from app.api import AnswerStream
+    from app.answers import Answer, AnswerStream, Source
 
 
 def show_answer(stream: AnswerStream, out: TextIO, *, live: bool, markdown: bool) -> Answer:

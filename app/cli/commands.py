@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 
-from app.errors import RagError
+from app.errors import RagError, UsageError, exit_code_of, one_line
+from retrievers.modes import MODES
 
 if TYPE_CHECKING:
     from app.api import Rag
-    from app.loading import SkippedFile
-    from retrievers.hybrid import Mode
+    from app.config.settings import Settings
+    from app.ingestion.loading import SkippedFile
+    from retrievers.modes import Mode
 
 cli = typer.Typer(
     name="rag",
@@ -42,13 +44,18 @@ class CliState:
     env_file: Path | None = None
     debug: bool = False
 
-    def rag(self, **more: Any) -> Rag:
-        """A Rag built from these flags (plus per-command ones) over env, .env and defaults."""
-        from app.api import Rag
-        from app.settings import load_settings
+    def settings(self, **more: Any) -> Settings:
+        """Settings from these flags (plus per-command ones) over env, .env and defaults."""
+        from app.config.settings import load_settings
 
         merged = {**self.overrides, **{k: v for k, v in more.items() if v is not None}}
-        return Rag(load_settings(merged, env_file=self.env_file))
+        return load_settings(merged, env_file=self.env_file)
+
+    def rag(self, **more: Any) -> Rag:
+        """A Rag built from ``settings(**more)``."""
+        from app.api import Rag
+
+        return Rag(self.settings(**more))
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -61,19 +68,14 @@ def guarded(action: Callable[[], T], debug: bool = False) -> T:
     """Run a command body; errors become one line on stderr (tracebacks only with --debug)."""
     try:
         return action()
-    except RagError as error:
-        raise fail(str(error), error.exit_code) from None
-    except KeyboardInterrupt:
-        raise fail("interrupted", 130) from None
     except (typer.Exit, typer.Abort):
         raise
-    except Exception as error:
-        if debug:
+    except (Exception, KeyboardInterrupt) as error:
+        expected = isinstance(error, RagError | KeyboardInterrupt)
+        if debug and not expected:
             raise
-        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise fail(
-            f"unexpected {type(error).__name__}: {message} (run with --debug for the traceback)"
-        ) from None
+        hint = "" if expected else " (run with --debug for the traceback)"
+        raise fail(one_line(error) + hint, exit_code_of(error)) from None
 
 
 @cli.callback()
@@ -168,14 +170,20 @@ def ingest(
     state: CliState = ctx.obj
 
     def run() -> None:
-        from app.ingest import IngestOptions
+        from app.ingestion.run import IngestOptions
 
         rag = state.rag(chunk_size=chunk_size, chunk_overlap=chunk_overlap, index_type=index_type)
-        options = IngestOptions(rebuild, wait, follow_symlinks, strict, prune=not no_prune)
+        options = IngestOptions(
+            rebuild=rebuild,
+            wait_seconds=wait,
+            follow_symlinks=follow_symlinks,
+            strict=strict,
+            prune=not no_prune,
+        )
         with _progress_bar() as progress:
             report = rag.ingest(paths, options=options, on_skip=_warn_skipped, on_progress=progress)
         if json_output:
-            data = {**report.__dict__, "index_dir": str(report.index_dir)}
+            data = dict(report.__dict__)
             data["skipped"] = [s.__dict__ for s in report.skipped]
             typer.echo(json.dumps(data, ensure_ascii=False))
         else:
@@ -215,21 +223,23 @@ def ask(
     state: CliState = ctx.obj
 
     def run() -> None:
+        from app.answers import SearchOptions
+
         rag = state.rag(top_k=k, llm_provider="none" if retrieve_only else None)
         if not question.strip():
-            raise fail("the question is empty", 2)
+            raise UsageError("the question is empty")
         rag.index()
         retrieval_only = rag.llm is None
-        search: dict[str, Any] = {"source_glob": source, "mmr": mmr, "force": force}
+        search = SearchOptions(source_glob=source, mmr=mmr, force=force)
         if json_output:
-            data = rag.ask(question, **search).to_dict()
+            data = rag.ask(question, search).to_dict()
             if retrieval_only:
                 data["answer"] = None
             typer.echo(json.dumps(data, ensure_ascii=False))
             return
-        from app.display import footer_lines, passage_lines, show_answer
+        from app.cli.display import footer_lines, passage_lines, show_answer
 
-        stream = rag.stream(question, **search)
+        stream = rag.stream(question, search)
         terminal = sys.stdout.isatty()
         answer = show_answer(stream, sys.stdout, live=not no_stream, markdown=terminal)
         lines = passage_lines(answer.sources) if retrieval_only else []
@@ -259,7 +269,7 @@ def chat(
     state: CliState = ctx.obj
 
     def run() -> None:
-        from app.chat import ChatSession
+        from app.cli.chat import ChatSession
 
         rag = state.rag(top_k=k)
         rag.index()
@@ -284,21 +294,20 @@ def status(
 
     def run() -> None:
         from app.api import index_status
-        from app.settings import load_settings
 
-        info = index_status(load_settings(state.overrides, env_file=state.env_file))
+        info = index_status(state.settings())
         if json_output:
             typer.echo(json.dumps(info.to_dict(), ensure_ascii=False))
             return
         chunking = info.chunking
         rows = [
-            ("index", str(info.index_dir)),
+            ("index", info.index_dir),
             ("files", str(info.files)),
             ("chunks", str(info.chunks)),
             ("embedding", f"{info.embedding} ({info.dimension} dimensions)"),
             (
                 "chunking",
-                f"{chunking.get('chunk_size')} characters, {chunking.get('chunk_overlap')} overlap",
+                f"{chunking.chunk_size} characters, {chunking.chunk_overlap} overlap",
             ),
             ("search", info.index_type),
             ("size", _human_size(info.size_bytes)),
@@ -339,10 +348,10 @@ def doctor(
     state: CliState = ctx.obj
 
     def run() -> int:
-        from app.doctor import exit_code, render_table, run_checks, to_json
-        from app.settings import load_settings
+        from app.cli.doctor import exit_code, render_table, run_checks, to_json
 
-        checks = run_checks(load_settings(state.overrides, env_file=state.env_file))
+        rag = state.rag()
+        checks = run_checks(rag.settings, rag.store)
         if json_output:
             typer.echo(json.dumps(to_json(checks), ensure_ascii=False))
         else:
@@ -382,9 +391,9 @@ def evaluate(
 ) -> None:
     """Measure retrieval on a BEIR dataset: nDCG@k, Recall@k, Recall@100, MRR@k."""
     state: CliState = ctx.obj
-    modes = ["hybrid", "dense", "bm25"] if mode == "all" else [mode]
-    if any(m not in ("hybrid", "dense", "bm25") for m in modes):
-        raise typer.BadParameter("use hybrid, dense, bm25 or all", param_hint="--mode")
+    modes = list(MODES) if mode == "all" else [mode]
+    if any(m not in MODES for m in modes):
+        raise typer.BadParameter(f"use {', '.join(MODES)} or all", param_hint="--mode")
     if not dataset.is_dir():
         raise typer.BadParameter(f"{dataset} is not a folder", param_hint="DATASET")
 
@@ -401,7 +410,7 @@ def evaluate(
         if answers:
             llm = rag.llm
             if llm is None:
-                raise fail("--answers needs an answer model (RAG_LLM_PROVIDER is none)", 2)
+                raise UsageError("--answers needs an answer model (RAG_LLM_PROVIDER is none)")
             scores = evaluate_answers(
                 dataset,
                 corpus_index,

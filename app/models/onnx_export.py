@@ -4,7 +4,7 @@ sentence-transformers' own ONNX backend needs optimum-onnx, whose releases pin
 transformers below 5 while sentence-transformers 6 needs 5 or later; so ragkit exports
 the transformer with ``torch.onnx``, fuses it with ONNX Runtime's BERT optimiser and
 quantises it with ``onnxruntime.quantization.quantize_dynamic``. Pooling runs in numpy
-(see ``app.onnx_embeddings``). Only this module imports torch, and only on export.
+(see ``app.models.onnx_runtime``). Only this module imports torch, and only on export.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def export_fp32(resolved: str, work: Path) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from app.quiet import quiet_transformers
+    from app.models.quiet import quiet_transformers
 
     quiet_transformers()
     try:

@@ -10,33 +10,16 @@ Larger models keep the full prompt: whole chunks and numbered citations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from app.settings import DEFAULT_LLAMACPP_MODEL, Settings
+from app.config.settings import DEFAULT_LLAMACPP_MODEL, Settings
+from app.models.llms import GenerationLimits, LlmChoice
 from chains.evidence import SentenceScorer, word_overlap
 from chains.prompts import SMALL_QA_PROMPT
 from chains.qa import AnswerStyle
 
-if TYPE_CHECKING:
-    from app.providers import LlmChoice
-
 SMALL_GGUF_BYTES = 500 * 1024 * 1024
 """GGUF files below this size (about 1B parameters at 4 bits) count as small models."""
-
-
-@dataclass(frozen=True)
-class GenerationLimits:
-    """Sampling limits of the answer model; ``None`` keeps the model's setting.
-
-    ``temperature`` applies while RAG_LLM_TEMPERATURE is auto.
-    """
-
-    max_tokens: int | None = None
-    repeat_penalty: float | None = None
-    stop: tuple[str, ...] = ()
-    temperature: float | None = None
 
 
 SMALL_MODEL_LIMITS = GenerationLimits(

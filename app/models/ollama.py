@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.errors import ProviderError
-from app.network import mask_credentials, proxy_for
+from app.errors import ProviderError, first_line
+from app.models.network import mask_credentials, proxy_for, route_directly, socks_support_missing
+
+if TYPE_CHECKING:
+    from app.config.settings import Settings
 
 START_HINT = "start it with `ollama serve`"
 PROXY_STATUSES = frozenset({403, 407, 502, 503, 504})
@@ -62,6 +65,17 @@ def probe(url: str, timeout: float) -> OllamaStatus:
     return OllamaStatus(url, True, version, models)
 
 
+def prepare_ollama(settings: Settings) -> None:
+    """Before any Ollama client exists: route the host around proxies, check SOCKS support."""
+    route_directly(settings.ollama_host, settings.ollama_bypass_proxy)
+    variable = socks_support_missing()
+    if variable is not None:
+        raise ProviderError(
+            f"{variable} names a SOCKS proxy but httpx's SOCKS support is missing: "
+            'run `pip install "httpx[socks]"`'
+        )
+
+
 def require_model(url: str, model: str, timeout: float, setting: str) -> OllamaStatus:
     """Probe and raise a one-line ``ProviderError`` unless Ollama runs and has ``model``."""
     status = probe(url, timeout)
@@ -80,7 +94,7 @@ def describe_transport_error(url: str, error: BaseException) -> str:
     import httpx
 
     via = proxy_for(url)
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = first_line(error)
     if isinstance(error, ImportError) or "socksio" in text:
         return (
             "a SOCKS proxy is set but httpx's SOCKS support is missing: "
@@ -163,6 +177,6 @@ def _timeout_problem(url: str, timeout: float | None, setting: str = "RAG_OLLAMA
 
 
 def _host(url: str) -> str:
-    from app.network import host_of
+    from app.models.network import host_of
 
     return host_of(url)

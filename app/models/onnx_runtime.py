@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from app.onnx_export import CONFIG_FILE, TOKENIZER_FILE
+from app.models.onnx_export import CONFIG_FILE, TOKENIZER_FILE
 
 if TYPE_CHECKING:
     import numpy.typing as npt

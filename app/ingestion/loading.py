@@ -14,8 +14,8 @@ from pathlib import Path
 
 from langchain_core.documents import Document
 
-from app.documents import SUPPORTED_SUFFIXES, UnreadableDocument, parse_document
 from app.errors import InputPathError
+from app.ingestion.formats import SUPPORTED_SUFFIXES, UnreadableDocument, parse_document
 
 
 @dataclass(frozen=True)

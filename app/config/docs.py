@@ -1,7 +1,7 @@
 """Render .env.example and the README's configuration table from the settings specs.
 
-Run ``python -m app.config_docs`` to rewrite .env.example and print the table; a unit
-test keeps both in step with ``app.settings.SPECS``.
+Run ``python -m app.config.docs`` to rewrite .env.example and print the table; a unit
+test keeps both in step with ``app.config.settings.SPECS``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from app.settings import SPECS
+from app.config.settings import SPECS
 
 STANDARD_VARIABLES: tuple[tuple[str, str], ...] = (
     ("HF_HUB_OFFLINE", "1 = never contact the Hugging Face hub (local folders and cache only)."),

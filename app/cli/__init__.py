@@ -1,0 +1,1 @@
+"""The command line: typer commands, the chat REPL, terminal display and ``rag doctor``."""

@@ -1,0 +1,1 @@
+"""Settings (one frozen dataclass) and the documentation generated from them."""

@@ -1,0 +1,65 @@
+"""From documents to an index the settings describe.
+
+Chunk records, the embedding spec, the chunking recorded in the manifest, and the index built
+from vectors: ingest and ``rag eval`` both build their indexes here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from langchain_core.documents import Document
+
+from app.config.settings import Settings
+from app.ingestion.splitting import split_documents
+from retrievers.docstore import ChunkRecord
+from retrievers.manifest import Chunking, EmbeddingSpec, FileEntry
+from retrievers.vector_index import VectorIndex, Vectors, search_text
+
+
+def chunking_of(settings: Settings) -> Chunking:
+    """The chunking settings recorded in the manifest."""
+    return Chunking(
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        context=settings.chunk_context,
+    )
+
+
+def chunk_records(documents: Sequence[Document], settings: Settings) -> list[ChunkRecord]:
+    """The documents split as the settings say, as the records a docstore keeps."""
+    chunks = split_documents(documents, settings.chunk_size, settings.chunk_overlap)
+    return [ChunkRecord(str(c.id), c.page_content, dict(c.metadata)) for c in chunks]
+
+
+def embedded_texts(records: Sequence[ChunkRecord], chunking: Chunking) -> list[str]:
+    """What is embedded for each record (its title in front when the chunking says so)."""
+    return [search_text(record, chunking.with_title) for record in records]
+
+
+def embedding_spec(settings: Settings, dimension: int) -> EmbeddingSpec:
+    """Which model and backend made vectors of ``dimension``, as the manifest records it."""
+    return EmbeddingSpec(
+        settings.embed_provider,
+        settings.embed_model,
+        int(dimension),
+        backend=settings.embedding_backend,
+    )
+
+
+def build_index(
+    settings: Settings,
+    records: Sequence[ChunkRecord],
+    vectors: Vectors,
+    files: Sequence[FileEntry],
+) -> VectorIndex:
+    """An index of the records and their vectors, of the settings' index type and dtype."""
+    return VectorIndex.from_vectors(
+        embedding_spec(settings, vectors.shape[1]),
+        chunking_of(settings),
+        records,
+        vectors,
+        files,
+        index_type=settings.index_type,
+        vector_dtype=settings.vector_dtype,
+    )

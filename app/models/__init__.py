@@ -1,0 +1,1 @@
+"""Embedding, answer and reranking models: providers, llama.cpp, Ollama, ONNX, prompt styles."""
