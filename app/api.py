@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.answers import Answer, AnswerStream, SearchOptions, Source, provider_errors
 from app.config.settings import Settings, load_settings
+from app.errors import UsageError
 from app.models.embeddings import build_embeddings
 from app.models.llms import LlmChoice, build_llm, choose_llm, custom_gguf_file
 from app.models.ollama import explain_client_error
@@ -28,12 +29,14 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
+    from app.evaluation import EvalReport
     from app.ingestion.loading import SkipHandler
     from app.ingestion.reindexing import ReindexReport
     from app.ingestion.run import IngestOptions, IngestReport, Progress
     from chains.qa import AnswerStyle
     from retrievers.hybrid import HybridRetriever
     from retrievers.manifest import Chunking
+    from retrievers.modes import Mode
     from retrievers.store import IndexStore
     from retrievers.vector_index import VectorIndex
 
@@ -190,6 +193,47 @@ class Rag:
     def status(self) -> IndexStatus:
         """Describe the live index from its manifest, without loading vectors or models."""
         return index_status(self.settings, self.store)
+
+    def evaluate_retrieval(
+        self,
+        dataset_dir: Path,
+        modes: Sequence[Mode],
+        *,
+        index_dir: Path | None = None,
+        on_progress: Progress | None = None,
+        k: int = 10,
+    ) -> tuple[list[EvalReport], VectorIndex]:
+        """Index a BEIR dataset (or reuse ``index_dir``) and score retrieval in each mode."""
+        from app.evaluation import evaluate_retrieval
+
+        return evaluate_retrieval(
+            dataset_dir,
+            self.settings,
+            self.embeddings,
+            modes,
+            index_dir=index_dir,
+            on_progress=on_progress,
+            k=k,
+        )
+
+    def evaluate_answers(
+        self, dataset_dir: Path, index: VectorIndex, *, limit: int | None = None
+    ) -> dict[str, float]:
+        """Answer the dataset's answers.jsonl questions over ``index`` and score them."""
+        from app.evaluation import evaluate_answers
+
+        llm = self.llm
+        if llm is None:
+            raise UsageError("--answers needs an answer model (RAG_LLM_PROVIDER is none)")
+        return evaluate_answers(
+            dataset_dir,
+            index,
+            self.settings,
+            self.embeddings,
+            llm,
+            limit=limit,
+            style=self.answer_style(),
+        )
 
     def index(self) -> VectorIndex:
         """The live index, reloaded when an ingest has published a new version."""

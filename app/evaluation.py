@@ -201,6 +201,7 @@ def evaluate_retrieval(
     settings: Settings,
     embeddings: Embeddings,
     modes: Sequence[Mode],
+    *,
     index_dir: Path | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     k: int = 10,
@@ -226,12 +227,12 @@ def evaluate_retrieval(
         }
         reports.append(
             EvalReport(
-                mode,
-                len(dataset.corpus),
-                len(index),
-                len(dataset.queries),
-                score_rankings(rankings, dataset.qrels, k),
-                seconds,
+                mode=mode,
+                documents=len(dataset.corpus),
+                chunks=len(index),
+                queries=len(dataset.queries),
+                metrics=score_rankings(rankings, dataset.qrels, k),
+                seconds=seconds,
             )
         )
     return reports, index
@@ -349,6 +350,7 @@ def evaluate_answers(
     settings: Settings,
     embeddings: Embeddings,
     llm: BaseChatModel,
+    *,
     limit: int | None = None,
     style: AnswerStyle | None = None,
 ) -> dict[str, float]:

@@ -76,8 +76,8 @@ class SnapshotStore:
             records,
             vectors,
             manifest.files,
-            manifest.created_at,
-            self._sparse(snapshot, len(records)),
+            created_at=manifest.created_at,
+            sparse=self._sparse(snapshot, len(records)),
             stored_vectors=stored,
             index_spec=manifest.index,
         )

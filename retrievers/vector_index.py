@@ -65,9 +65,9 @@ class VectorIndex:
         records: Sequence[ChunkRecord],
         vector_store: faiss.Index,
         files: Sequence[FileEntry],
+        *,
         created_at: str | None = None,
         sparse: SparseIndex | None = None,
-        *,
         stored_vectors: npt.NDArray[np.floating[Any]] | StoredVectorFile,
         index_spec: IndexSpec,
     ) -> None:

@@ -398,28 +398,13 @@ def evaluate(
         raise typer.BadParameter(f"{dataset} is not a folder", param_hint="DATASET")
 
     def run() -> None:
-        from app.evaluation import evaluate_answers, evaluate_retrieval
-
         rag = state.rag(chunk_size=chunk_size)
         with _progress_bar() as progress:
             chosen = cast("list[Mode]", modes)
-            reports, corpus_index = evaluate_retrieval(
-                dataset, rag.settings, rag.embeddings, chosen, index, progress, k
+            reports, corpus_index = rag.evaluate_retrieval(
+                dataset, chosen, index_dir=index, on_progress=progress, k=k
             )
-        scores = None
-        if answers:
-            llm = rag.llm
-            if llm is None:
-                raise UsageError("--answers needs an answer model (RAG_LLM_PROVIDER is none)")
-            scores = evaluate_answers(
-                dataset,
-                corpus_index,
-                rag.settings,
-                rag.embeddings,
-                llm,
-                limit,
-                rag.answer_style(),
-            )
+        scores = rag.evaluate_answers(dataset, corpus_index, limit=limit) if answers else None
         if json_output:
             data: dict[str, Any] = {"retrieval": [report.__dict__ for report in reports]}
             if scores is not None:

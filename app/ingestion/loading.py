@@ -138,6 +138,7 @@ def load_paths(
     roots: Iterable[Path],
     max_file_bytes: int,
     on_skip: SkipHandler | None = None,
+    *,
     follow_symlinks: bool = False,
     exclude: Iterable[Path] = (),
 ) -> LoadResult:

@@ -42,12 +42,12 @@ def reindex(store: IndexStore, settings: Settings, wait_seconds: float = 0.0) ->
         manifest = store.manifest()
         after = rebuild_if_needed(store, manifest, settings)
     return ReindexReport(
-        store.location,
-        manifest.chunk_count,
-        manifest.index.label,
-        (after or manifest).index.label,
-        after is not None,
-        time.perf_counter() - started,
+        index_dir=store.location,
+        chunks=manifest.chunk_count,
+        before=manifest.index.label,
+        after=(after or manifest).index.label,
+        rebuilt=after is not None,
+        seconds=time.perf_counter() - started,
     )
 
 

@@ -129,7 +129,7 @@ def _ingest_locked(
         roots,
         settings.max_file_mb * 1024 * 1024,
         on_skip,
-        options.follow_symlinks,
+        follow_symlinks=options.follow_symlinks,
         exclude=[Path(store.location)],
     )
     if options.strict and loaded.skipped:
