@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -104,12 +104,20 @@ class SearchableIndex(Protocol):
         ...
 
 
+if TYPE_CHECKING:
+    IndexField = SearchableIndex
+else:
+    # pydantic cannot check a protocol, and an isinstance test would read every attribute
+    # (``sources`` reads all chunk records): the type checker checks it instead.
+    IndexField = Any
+
+
 class HybridRetriever(BaseRetriever):
     """Dense, BM25 or fused retrieval over one index; the ragkit default."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    index: SearchableIndex
+    index: IndexField
     embeddings: Embeddings | None = None
     k: int = 4
     mode: Mode = "hybrid"
