@@ -15,8 +15,6 @@ from chains.citations import check_citations, credited_sources
 from chains.evidence import Evidence, SentenceScorer, quotes_for, select_evidence, word_overlap
 from retrievers.modes import MODES, Mode
 
-MAX_K = 100
-
 Explain = Callable[[BaseException], str | None]
 """A one-line explanation of a provider failure, or None for errors that are not one."""
 
@@ -38,8 +36,8 @@ class SearchOptions:
 
     def __post_init__(self) -> None:
         """Refuse values no search can use, with the accepted ones."""
-        if self.k is not None and not (isinstance(self.k, int) and 1 <= self.k <= MAX_K):
-            raise UsageError(f"k must be a whole number from 1 to {MAX_K}; got {self.k!r}")
+        if self.k is not None and not (isinstance(self.k, int) and self.k >= 1):
+            raise UsageError(f"k must be a whole number of at least 1; got {self.k!r}")
         if self.mode is not None and self.mode not in MODES:
             raise UsageError(f"mode must be one of {', '.join(MODES)}; got {self.mode!r}")
 

@@ -64,7 +64,8 @@ def one_line(error: BaseException) -> str:
         return first_line(error)
     if isinstance(error, KeyboardInterrupt):
         return "interrupted"
-    return f"unexpected {type(error).__name__}: {first_line(error)}"
+    name = type(error).__name__
+    return f"unexpected {name}: {first_line(error)}" if str(error).strip() else f"unexpected {name}"
 
 
 def exit_code_of(error: BaseException) -> int:

@@ -42,7 +42,9 @@ def make_index(count: int, seed: int = 0, index_type: str = "flat") -> VectorInd
         )
         for i in range(count)
     ]
-    files = [FileEntry(f"/docs/file-{n}.md", f"file-{n}.md", f"hash-{seed}-{n}", 1, 10) for n in (0, 1)]
+    files = [
+        FileEntry(f"/docs/file-{n}.md", f"file-{n}.md", f"hash-{seed}-{n}", 1, 10) for n in (0, 1)
+    ]
     vectors = rng.normal(size=(count, DIMENSION)).astype(np.float32)
     return VectorIndex.from_vectors(SPEC, CHUNKING, records, vectors, files, index_type=index_type)
 
@@ -153,8 +155,11 @@ class IndexStoreContract:
 
     def test_one_writer_at_a_time(self, store: IndexStore) -> None:
         other = self.reopen(store)
-        with store.writer_lock():
-            with pytest.raises(IndexBusyError, match="another ingest"), other.writer_lock(0.0):
+
+        def write_with_the_other_handle() -> None:
+            with other.writer_lock(0.0):
                 pass
-        with other.writer_lock(0.0):
-            pass
+
+        with store.writer_lock(), pytest.raises(IndexBusyError, match="another ingest"):
+            write_with_the_other_handle()
+        write_with_the_other_handle()  # free again once the first writer is done

@@ -95,4 +95,6 @@ def test_second_writer_fails_or_waits_while_readers_keep_answering(tmp_path: Pat
     assert errors == []
     assert reads and all(count == 3 for count in reads)
     print(f"concurrent reads during ingest: {len(reads)}, failures: {len(errors)}")
+    # The long-lived reader sees the new version without being restarted.
+    assert len(rag.index()) > 120
     assert len(rag.retrieve("item 42", k=1000)) > 120

@@ -22,7 +22,7 @@ MODEL_LIBRARIES_OF_TORCH = {"torch", "sentence_transformers", "transformers"}
 NEVER_FOR_ANSWERS = ("llama_cpp", "langchain_community", "langchain_text_splitters", "pypdf")
 REPORT = (
     "import json, sys\n"
-    "from app.cli import main\n"
+    "from app.cli.commands import main\n"
     "sys.argv = ['rag', *sys.argv[1:]]\n"
     "try:\n"
     "    main()\n"

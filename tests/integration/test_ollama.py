@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-import app.providers
+import app.models.embeddings
+import app.models.ollama
 from app import Rag
 from app.errors import ProviderError
-from app.ollama import probe, require_model
+from app.models.ollama import probe, require_model
 from tests.conftest import DATA_DIR
 from tests.integration.conftest import COMMAND_TIMEOUT, rag_env, run_rag
 from tests.support.forward_proxy import RecordingProxy
@@ -56,7 +57,7 @@ def proxied_env(monkeypatch: pytest.MonkeyPatch, proxy: RecordingProxy) -> Recor
         monkeypatch.setenv(name.lower(), proxy.url)
     monkeypatch.setenv("NO_PROXY", "example.internal")
     monkeypatch.setenv("no_proxy", "example.internal")
-    app.providers._cached_embeddings.cache_clear()
+    app.models.embeddings._cached_embeddings.cache_clear()
     return proxy
 
 
@@ -123,7 +124,7 @@ def test_without_no_proxy_handling_the_request_goes_to_the_proxy(
 
     monkeypatch.setenv("NO_PROXY", "example.internal")
     monkeypatch.setenv("no_proxy", "example.internal")
-    monkeypatch.setattr(app.providers, "route_directly", lambda *args, **kwargs: False)
+    monkeypatch.setattr(app.models.ollama, "route_directly", lambda *args, **kwargs: False)
     with pytest.raises(ProviderError) as caught:
         Rag.from_settings(**settings).ask("How do I import a GGUF file?")
     assert f"a proxy answered instead of Ollama at {ollama.url} (HTTP 502" in str(caught.value)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from app import Rag
-from app.llamacpp import LlamaCppChat
-from app.providers import embedded_gguf_path
+from app.models.llamacpp import LlamaCppChat
+from app.models.llms import embedded_gguf_path
 from tests.integration.conftest import rag_env, run_json, run_rag
 
 pytestmark = pytest.mark.integration

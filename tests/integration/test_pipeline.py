@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.providers import package_folder
+from app.models.packages import package_folder
 from retrievers.snapshots import current_snapshot
 from tests.conftest import DATA_DIR, REPO_ROOT
 from tests.integration.conftest import COMMAND_TIMEOUT, rag_env, run_json, run_rag

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from app import Rag
-from app.providers import build_reranker, package_folder
+from app.models.packages import package_folder
+from app.models.rerankers import build_reranker
 
 pytestmark = pytest.mark.integration
 

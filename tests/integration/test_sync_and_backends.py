@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.onnx_embeddings import OnnxEmbeddings
-from app.onnx_export import int8_file, quantization_target
-from app.providers import _cached_embeddings, build_embeddings
-from app.settings import resolve_settings
+from app.config.settings import resolve_settings
+from app.models.embeddings import _cached_embeddings, build_embeddings
+from app.models.onnx_export import int8_file, quantization_target
+from app.models.onnx_runtime import OnnxEmbeddings
 from tests.conftest import DATA_DIR
 from tests.integration.conftest import rag_env, run_json, run_rag
 

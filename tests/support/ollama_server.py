@@ -25,8 +25,8 @@ def minilm_embedder() -> Embedder:
     """Embeddings from the real MiniLM weights that ship in a Python package."""
     from sentence_transformers import SentenceTransformer
 
-    from app.providers import resolve_embedding_model
-    from app.settings import DEFAULT_HF_EMBED_MODEL
+    from app.config.settings import DEFAULT_HF_EMBED_MODEL
+    from app.models.embeddings import resolve_embedding_model
 
     model = SentenceTransformer(resolve_embedding_model(DEFAULT_HF_EMBED_MODEL), device="cpu")
 

@@ -1,26 +1,36 @@
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
 
 from app import Answer, Rag, Source
-from app.chat import ChatSession
-from app.errors import ProviderError
+from app.answers import SearchOptions
+from app.cli.chat import ChatSession
+from app.errors import ProviderError, UsageError
+from app.ingestion.run import IngestOptions
 from chains.prompts import SMALL_SYSTEM_PROMPT, SYSTEM_PROMPT
-from tests.unit.conftest import SAMPLE_FILES, RecordingChatModel, write_files
+from retrievers.modes import MODES
+from tests.unit.conftest import (
+    BACKUP_REPLY,
+    SAMPLE_FILES,
+    ScriptedChatModel,
+    write_files,
+)
 
 
 @pytest.fixture
-def rag(tmp_path: Path, fake_models: RecordingChatModel) -> Rag:
+def rag(tmp_path: Path, fake_models: ScriptedChatModel) -> Rag:
     instance = Rag.from_settings(min_score=-1.0, chunk_context="none")
     instance.ingest(write_files(tmp_path / "docs", SAMPLE_FILES))
     return instance
 
 
-def test_ask_returns_a_frozen_answer_with_sources(rag: Rag) -> None:
+def test_ask_returns_a_frozen_answer_with_sources(rag: Rag, fake_models: ScriptedChatModel) -> None:
     answer = rag.ask("When does the backup run?", k=2)
     assert isinstance(answer, Answer)
-    assert answer.text == "Ollama listens on port 11434 [1]."
+    assert answer.text == BACKUP_REPLY
+    assert fake_models.questions == ["When does the backup run?"]
     assert len(answer.sources) == 2
     assert all(isinstance(source, Source) for source in answer.sources)
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -39,10 +49,10 @@ def test_retrieve_is_ordered_by_score(rag: Rag) -> None:
 
 
 def test_stream_yields_pieces_and_keeps_the_answer(rag: Rag) -> None:
-    stream = rag.stream("backup")
+    stream = rag.stream("When does the backup run?")
     pieces = list(stream)
     assert len(pieces) > 1
-    assert stream.answer.text == "".join(pieces)
+    assert stream.answer.text == "".join(pieces) == BACKUP_REPLY
     assert stream.answer.sources
 
 
@@ -53,12 +63,12 @@ def test_a_new_ingest_is_seen_without_restarting(rag: Rag, tmp_path: Path) -> No
 
 
 def test_chat_session_keeps_going_after_an_error(rag: Rag) -> None:
-    class Broken(RecordingChatModel):
+    class Broken(ScriptedChatModel):
         def record(self, messages: object) -> None:
             raise ConnectionError("connection refused")
 
-    broken = Rag(rag.settings, embeddings=rag.embeddings, llm=Broken(responses=["x"], calls=[]))
-    lines = iter(["first", "/help", "second"])
+    broken = Rag(rag.settings, embeddings=rag.embeddings, llm=Broken(replies={}))
+    lines = iter(["When does the backup run?", "/help", "Which port does Ollama use?"])
     out: list[str] = []
 
     class Sink:
@@ -81,25 +91,27 @@ def test_chat_session_keeps_going_after_an_error(rag: Rag) -> None:
 
 
 def test_connection_errors_become_provider_errors(rag: Rag) -> None:
-    class Refusing(RecordingChatModel):
+    class Refusing(ScriptedChatModel):
         def record(self, messages: object) -> None:
             raise ConnectionError("refused")
 
-    refusing = Rag(rag.settings, embeddings=rag.embeddings, llm=Refusing(responses=["x"], calls=[]))
+    refusing = Rag(rag.settings, embeddings=rag.embeddings, llm=Refusing(replies={}))
     with pytest.raises(ProviderError, match="failed: refused"):
-        refusing.ask("anything")
+        refusing.ask("When does the backup run?")
 
 
 def test_citations_to_sources_that_were_not_retrieved_are_removed(rag: Rag) -> None:
-    liar = RecordingChatModel(responses=["Backups run at 02:30 [1], says source [9]."], calls=[])
-    answer = Rag(rag.settings, embeddings=rag.embeddings, llm=liar).ask("backup", k=2)
+    liar = ScriptedChatModel(replies={"backup": "Backups run at 02:30 [1], says source [9]."})
+    answer = Rag(rag.settings, embeddings=rag.embeddings, llm=liar).ask(
+        "When does the backup run?", k=2
+    )
     assert answer.text == "Backups run at 02:30 [1], says source."
     assert answer.cited == (1,)
     assert answer.removed_citations == (9,)
 
 
 def test_an_answer_without_citations_cites_its_evidence(rag: Rag) -> None:
-    silent = RecordingChatModel(responses=["It runs every night."], calls=[])
+    silent = ScriptedChatModel(replies={"backup": "It runs every night."})
     answer = Rag(rag.settings, embeddings=rag.embeddings, llm=silent).ask(
         "When does the backup run?", k=3
     )
@@ -110,8 +122,12 @@ def test_an_answer_without_citations_cites_its_evidence(rag: Rag) -> None:
 
 def test_a_follow_up_is_rewritten_and_retrieval_uses_the_rewrite(rag: Rag) -> None:
     standalone = "Start the service with `ollama serve`."
-    llm = RecordingChatModel(
-        responses=["Ollama listens on 11434 [1].", standalone, "Run ollama serve [1]."], calls=[]
+    llm = ScriptedChatModel(
+        replies={
+            "what port": "Ollama listens on 11434 [1].",
+            "start the service": "Run ollama serve [1].",
+        },
+        rewrites={"and how is it started": standalone},
     )
     talk = Rag(rag.settings, embeddings=rag.embeddings, llm=llm)
     session = ChatSession(
@@ -124,6 +140,12 @@ def test_a_follow_up_is_rewritten_and_retrieval_uses_the_rewrite(rag: Rag) -> No
     first, second = session.transcript
     assert first.standalone_question == "What port does Ollama use?"
     assert second.standalone_question == standalone
+    assert llm.questions == [
+        "What port does Ollama use?",
+        "and how is it started?",
+        standalone,
+    ]
+    assert second.text == "Run ollama serve [1]."
     rewrite_call, answer_call = llm.calls[1], llm.calls[2]
     assert "Rewrite the user's last question" in rewrite_call[0].text
     assert [m.text for m in rewrite_call[1:3]] == [
@@ -172,7 +194,7 @@ def test_without_llm_rewriting_the_previous_question_carries_the_subject() -> No
 
 
 def test_each_cited_source_comes_with_its_best_sentence(rag: Rag) -> None:
-    llm = RecordingChatModel(responses=["It runs at 02:30 [1][2][3]."], calls=[])
+    llm = ScriptedChatModel(replies={"backup": "It runs at 02:30 [1][2][3]."})
     answer = Rag(rag.settings, embeddings=rag.embeddings, llm=llm).ask(
         "When does the backup run nightly?", k=3
     )
@@ -186,11 +208,12 @@ def test_each_cited_source_comes_with_its_best_sentence(rag: Rag) -> None:
 
 
 def test_a_small_model_gets_the_small_prompt_and_focused_sources(
-    tmp_path: Path, fake_models: RecordingChatModel
+    tmp_path: Path, fake_models: ScriptedChatModel
 ) -> None:
     rag = Rag.from_settings(min_score=-1.0, chunk_context="none", llm_prompt="small")
     rag.ingest(write_files(tmp_path / "docs", SAMPLE_FILES))
     answer = rag.ask("When does the backup run?", k=2)
+    assert answer.text == BACKUP_REPLY
     system, user = fake_models.calls[-1]
     assert system.content == SMALL_SYSTEM_PROMPT
     assert answer.evidence
@@ -198,3 +221,56 @@ def test_a_small_model_gets_the_small_prompt_and_focused_sources(
     full = Rag.from_settings(min_score=-1.0, chunk_context="none", llm_prompt="full")
     full.ask("When does the backup run?", k=2)
     assert fake_models.calls[-1][0].content == SYSTEM_PROMPT
+
+
+def test_rebuild_given_with_options_overrides_theirs(rag: Rag, tmp_path: Path) -> None:
+    sample = {"ollama.md", "backup.txt", "notes/page.html"}
+    other = write_files(tmp_path / "other", {"gpu.md": "The GPU box has 24 GB of memory."})
+    rag.ingest(other, options=IngestOptions(rebuild=True), rebuild=False)
+    assert {source.source for source in rag.retrieve("memory", k=100)} == {*sample, "gpu.md"}
+    report = rag.ingest(other, options=IngestOptions(), rebuild=True)
+    assert (report.total_files, report.files_added) == (1, 1)
+    assert {source.source for source in rag.retrieve("memory", k=100)} == {"gpu.md"}
+    status = rag.status()
+    assert status.files == 1
+    assert status.index_dir == rag.store.location == str(rag.settings.index_dir)
+
+
+def test_an_unknown_search_option_is_a_usage_error(
+    rag: Rag, fake_models: ScriptedChatModel
+) -> None:
+    with pytest.raises(UsageError, match="unknown search option"):
+        rag.retrieve("When does the backup run?", top_k=2)
+    known = "use force, k, mmr, mode, source_glob"
+    with pytest.raises(UsageError, match=re.escape(f"unknown search option(s) top_k; {known}")):
+        rag.ask("When does the backup run?", top_k=2)
+    with pytest.raises(UsageError, match="unknown search option"):
+        rag.retriever(glob="*.md")
+    assert fake_models.calls == []
+
+
+@pytest.mark.parametrize("k", [0, -3, "2", 2.5])
+def test_k_below_1_or_not_whole_is_a_usage_error(
+    rag: Rag, fake_models: ScriptedChatModel, k: object
+) -> None:
+    expected = rf"k must be a whole number of at least 1; got {re.escape(repr(k))}"
+    with pytest.raises(UsageError, match=expected):
+        rag.retrieve("When does the backup run?", k=k)
+    with pytest.raises(UsageError, match=expected):
+        rag.stream("When does the backup run?", k=k)
+    with pytest.raises(UsageError, match=expected):
+        SearchOptions(k=k)  # type: ignore[arg-type]
+    assert fake_models.calls == []
+    assert len(rag.retrieve("When does the backup run?", k=1000)) == 3  # as many as there are
+    assert len(rag.retrieve("When does the backup run?", k=1)) == 1
+
+
+def test_an_unknown_mode_is_a_usage_error(rag: Rag, fake_models: ScriptedChatModel) -> None:
+    expected = "mode must be one of hybrid, dense, bm25; got 'fuzzy'"
+    with pytest.raises(UsageError, match=expected):
+        rag.retrieve("When does the backup run?", mode="fuzzy")
+    with pytest.raises(UsageError, match=expected):
+        rag.ask("When does the backup run?", SearchOptions(mode="fuzzy"))  # type: ignore[arg-type]
+    assert fake_models.calls == []
+    for mode in MODES:
+        assert rag.retrieve("When does the backup run?", mode=mode)

@@ -15,7 +15,9 @@ from retrievers.docstore import (
     write_docstore,
 )
 from retrievers.errors import IndexDamagedError
-from retrievers.manifest import EmbeddingSpec
+from retrievers.manifest import Chunking, EmbeddingSpec
+from retrievers.snapshot_store import SnapshotStore
+from retrievers.snapshots import current_snapshot
 from retrievers.vector_index import VectorIndex
 
 RECORDS = [
@@ -87,13 +89,15 @@ def test_a_damaged_middle_row_is_reported_when_read_not_at_load(tmp_path: Path) 
     spec = EmbeddingSpec("huggingface", "test-model", 4)
     vectors = np.random.default_rng(0).normal(size=(len(RECORDS), 4)).astype(np.float32)
     index_dir = tmp_path / "idx"
-    snapshot = VectorIndex.from_vectors(spec, {}, RECORDS, vectors, []).save(index_dir)
+    chunking = Chunking(chunk_size=1000, chunk_overlap=100)
+    SnapshotStore(index_dir).publish(VectorIndex.from_vectors(spec, chunking, RECORDS, vectors, []))
+    snapshot = current_snapshot(index_dir)
     path = snapshot / DOCSTORE_FILE
     data = bytearray(path.read_bytes())
     middle = int(np.load(snapshot / OFFSETS_FILE)[3])
     data[middle] = ord("#")  # same length, row 4 no longer parses
     path.write_bytes(bytes(data))
-    loaded = VectorIndex.load(index_dir)
+    loaded = SnapshotStore(index_dir).load()
     assert loaded.records[2] == RECORDS[2]
     with pytest.raises(IndexDamagedError) as caught:
         loaded.records[3]

@@ -1,6 +1,6 @@
 import pytest
 
-from app.documents import (
+from app.ingestion.formats import (
     UnreadableDocument,
     decode_text,
     html_to_text,

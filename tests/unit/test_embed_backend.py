@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from app.config.settings import resolve_settings
 from app.errors import ConfigError
-from app.onnx_export import export_folder, int8_file, quantization_target, user_cache_dir
-from app.settings import resolve_settings
+from app.models.onnx_export import export_folder, int8_file, quantization_target, user_cache_dir
 
 
 @pytest.mark.parametrize("value", ["torch", "onnx", "onnx-int8", " ONNX-INT8 "])
@@ -77,7 +77,7 @@ def test_new_weights_in_a_local_folder_make_a_new_export(
 
 
 def test_an_export_finished_by_another_process_is_kept(tmp_path: Path) -> None:
-    from app.onnx_export import _publish
+    from app.models.onnx_export import _publish
 
     folder = tmp_path / "cache" / "export"
 

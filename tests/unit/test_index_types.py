@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import cli
-from app.ingest import ingest_paths
-from app.reindexing import reindex
-from app.settings import Settings, resolve_settings
+from app.cli.commands import cli
+from app.config.settings import Settings, resolve_settings
+from app.ingestion.reindexing import reindex
+from app.ingestion.run import ingest_paths
 from retrievers.docstore import ChunkRecord
 from retrievers.errors import IndexDamagedError
 from retrievers.index_types import (
@@ -19,15 +19,18 @@ from retrievers.index_types import (
     IVF_TRAIN_SAMPLE,
     index_spec_for,
     ivf_list_count,
+    needs_rebuild,
     resolve_index_type,
 )
-from retrievers.manifest import EmbeddingSpec, FileEntry
+from retrievers.manifest import Chunking, EmbeddingSpec, FileEntry
+from retrievers.snapshot_store import MANIFEST_FILE, RAW_VECTORS_FILE, VECTORS_FILE, SnapshotStore
 from retrievers.snapshots import current_snapshot
 from retrievers.vector_index import VectorIndex, normalize
-from tests.unit.conftest import SAMPLE_FILES, CountingEmbedding, RecordingChatModel, write_files
+from tests.unit.conftest import SAMPLE_FILES, CountingEmbeddings, ScriptedChatModel, write_files
 
 DIMENSION = 32
 SPEC = EmbeddingSpec("huggingface", "test-model", DIMENSION)
+CHUNKING = Chunking(chunk_size=1000, chunk_overlap=100)
 
 
 def random_unit_vectors(count: int, seed: int) -> np.ndarray[Any, Any]:
@@ -48,8 +51,14 @@ def _index(
     files = [FileEntry("/docs/f.md", "f.md", "h", count, 10)]
     vectors = topical_unit_vectors(count, seed)
     return VectorIndex.from_vectors(
-        SPEC, {"context": "none"}, records, vectors, files, index_type, vector_dtype
+        SPEC, CHUNKING, records, vectors, files, index_type=index_type, vector_dtype=vector_dtype
     )
+
+
+def _publish(index: VectorIndex, folder: Path) -> Path:
+    """Make ``index`` the live one of a snapshot store at ``folder``; its snapshot folder."""
+    SnapshotStore(folder).publish(index)
+    return current_snapshot(folder)
 
 
 def _top_ids(index: VectorIndex, queries: np.ndarray[Any, Any], k: int) -> list[list[str]]:
@@ -63,14 +72,14 @@ def test_each_type_round_trips_with_the_same_results(
 ) -> None:
     index = _index(1500, index_type, vector_dtype)
     assert index.index_spec.type == index_type
-    snapshot = index.save(tmp_path / "idx")
-    loaded = VectorIndex.load(tmp_path / "idx")
+    snapshot = _publish(index, tmp_path / "idx")
+    loaded = SnapshotStore(tmp_path / "idx").load()
     assert loaded.index_spec == index.index_spec
-    manifest = json.loads((snapshot / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((snapshot / MANIFEST_FILE).read_text(encoding="utf-8"))
     assert manifest["index"]["type"] == index_type
     assert manifest["index"]["vector_dtype"] == vector_dtype
     assert manifest["index"]["params"] == index.index_spec.params
-    stored = np.load(snapshot / "vectors.npy", allow_pickle=False)
+    stored = np.load(snapshot / RAW_VECTORS_FILE, allow_pickle=False)
     assert stored.dtype == np.dtype(vector_dtype)
     queries = random_unit_vectors(20, seed=7)
     for query in queries:
@@ -103,12 +112,13 @@ def test_approximate_types_find_what_exact_search_finds(index_type: str) -> None
 
 
 def test_float16_halves_the_stored_vectors_and_keeps_cosines(tmp_path: Path) -> None:
-    single = _index(500, "flat", "float32").save(tmp_path / "a")
-    half = _index(500, "flat", "float16").save(tmp_path / "b")
-    assert (half / "vectors.npy").stat().st_size < 0.55 * (single / "vectors.npy").stat().st_size
+    single = _publish(_index(500, "flat", "float32"), tmp_path / "a")
+    half = _publish(_index(500, "flat", "float16"), tmp_path / "b")
+    half_size = (half / RAW_VECTORS_FILE).stat().st_size
+    assert half_size < 0.55 * (single / RAW_VECTORS_FILE).stat().st_size
     query = random_unit_vectors(1, seed=9)[0]
-    a = VectorIndex.load(tmp_path / "a").vectors() @ query
-    b = VectorIndex.load(tmp_path / "b").vectors() @ query
+    a = SnapshotStore(tmp_path / "a").load().vectors() @ query
+    b = SnapshotStore(tmp_path / "b").load().vectors() @ query
     assert np.max(np.abs(a - b)) < 1e-3
 
 
@@ -134,6 +144,17 @@ def test_ivf_lists_grow_with_the_square_root_and_stay_trainable() -> None:
     assert params == {"nlist": 2564, "nprobe": 641}
 
 
+def test_a_rebuild_is_needed_for_another_type_dtype_or_parameters() -> None:
+    flat = index_spec_for("flat", 100)
+    assert not needs_rebuild(flat, 100, "flat", "float32")
+    assert not needs_rebuild(flat, 100, "auto", "float32")  # auto is flat at 100 chunks
+    assert needs_rebuild(flat, 100, "hnsw", "float32")
+    assert needs_rebuild(flat, 100, "flat", "float16")
+    clustered = index_spec_for("ivf-sq8", 1000)
+    assert not needs_rebuild(clustered, 1000, "ivf-sq8", "float32")
+    assert needs_rebuild(clustered, 40_000, "ivf-sq8", "float32")  # more chunks, more lists
+
+
 def _settings(tmp_path: Path, **overrides: Any) -> Settings:
     return resolve_settings(
         {"index_dir": tmp_path / "index", "chunk_size": 200, "chunk_overlap": 20, **overrides},
@@ -142,42 +163,45 @@ def _settings(tmp_path: Path, **overrides: Any) -> Settings:
     )
 
 
-def _no_embedding() -> CountingEmbedding:
+def _no_embedding() -> CountingEmbeddings:
     raise AssertionError("switching the index type must not embed anything")
 
 
-def test_switching_type_rebuilds_from_stored_vectors_without_embedding(tmp_path: Path) -> None:
+def test_switching_type_rebuilds_from_stored_vectors_without_embedding(
+    tmp_path: Path, counting_embeddings: CountingEmbeddings
+) -> None:
     root = write_files(tmp_path / "docs", SAMPLE_FILES)
-    embeddings = CountingEmbedding(size=16, texts=[])
-    ingest_paths([root], _settings(tmp_path, index_type="flat"), embeddings)
-    flat = VectorIndex.load(tmp_path / "index")
+    store = SnapshotStore(tmp_path / "index")
+    ingest_paths([root], store, _settings(tmp_path, index_type="flat"), counting_embeddings)
+    flat = store.load()
     assert flat.index_spec.type == "flat"
 
-    report = ingest_paths([root], _settings(tmp_path, index_type="hnsw"), _no_embedding)
+    report = ingest_paths([root], store, _settings(tmp_path, index_type="hnsw"), _no_embedding)
     assert report.chunks_embedded == 0
-    graph = VectorIndex.load(tmp_path / "index")
+    graph = store.load()
     assert graph.index_spec.type == "hnsw"
     assert list(graph.records) == list(flat.records)
     np.testing.assert_array_equal(graph.vectors(), flat.vectors())
 
-    switched = reindex(_settings(tmp_path, index_type="ivf-sq8", vector_dtype="float16"))
+    switched = reindex(store, _settings(tmp_path, index_type="ivf-sq8", vector_dtype="float16"))
     assert switched.rebuilt
+    assert switched.index_dir == str(tmp_path / "index")
     assert "ivf-sq8" in switched.summary() and "nothing embedded" in switched.summary()
-    clustered = VectorIndex.load(tmp_path / "index")
+    clustered = store.load()
     assert clustered.index_spec.type == "ivf-sq8"
     np.testing.assert_allclose(clustered.vectors(), flat.vectors(), atol=1e-3)
     query = flat.vector(1)
     assert clustered.search(query.tolist(), 1)[0].record == flat.search(query.tolist(), 1)[0].record
 
     live = current_snapshot(tmp_path / "index")
-    again = reindex(_settings(tmp_path, index_type="ivf-sq8", vector_dtype="float16"))
+    again = reindex(store, _settings(tmp_path, index_type="ivf-sq8", vector_dtype="float16"))
     assert not again.rebuilt
     assert current_snapshot(tmp_path / "index") == live
-    assert embeddings.embedded == len(flat)
+    assert counting_embeddings.embedded == len(flat)
 
 
 def _damage_vectors(snapshot: Path, action: str) -> None:
-    path = snapshot / "vectors.npy"
+    path = snapshot / RAW_VECTORS_FILE
     if action == "truncate":
         path.write_bytes(path.read_bytes()[:200])
     elif action == "delete":
@@ -200,10 +224,10 @@ def _damage_vectors(snapshot: Path, action: str) -> None:
 def test_damaged_vectors_file_is_reported_with_the_fix(
     tmp_path: Path, action: str, reason: str
 ) -> None:
-    snapshot = _index(300, "hnsw").save(tmp_path / "idx")
+    snapshot = _publish(_index(300, "hnsw"), tmp_path / "idx")
     _damage_vectors(snapshot, action)
     with pytest.raises(IndexDamagedError) as caught:
-        VectorIndex.load(tmp_path / "idx")
+        SnapshotStore(tmp_path / "idx").load()
     message = str(caught.value)
     assert reason in message
     assert message.endswith("run `rag ingest --rebuild PATH`")
@@ -211,29 +235,29 @@ def test_damaged_vectors_file_is_reported_with_the_fix(
 
 @pytest.mark.parametrize("index_type", ["hnsw", "ivf-sq8"])
 def test_damaged_approximate_index_is_reported(tmp_path: Path, index_type: str) -> None:
-    snapshot = _index(300, index_type).save(tmp_path / "idx")
-    data = (snapshot / "index.faiss").read_bytes()
-    (snapshot / "index.faiss").write_bytes(data[: len(data) // 2])
+    snapshot = _publish(_index(300, index_type), tmp_path / "idx")
+    data = (snapshot / VECTORS_FILE).read_bytes()
+    (snapshot / VECTORS_FILE).write_bytes(data[: len(data) // 2])
     with pytest.raises(IndexDamagedError, match=r"index\.faiss is unreadable"):
-        VectorIndex.load(tmp_path / "idx")
+        SnapshotStore(tmp_path / "idx").load()
 
 
 def test_a_version_1_snapshot_without_vectors_file_still_loads(tmp_path: Path) -> None:
     index = _index(50, "flat")
-    snapshot = index.save(tmp_path / "idx")
-    (snapshot / "vectors.npy").unlink()
-    manifest = json.loads((snapshot / "manifest.json").read_text(encoding="utf-8"))
+    snapshot = _publish(index, tmp_path / "idx")
+    (snapshot / RAW_VECTORS_FILE).unlink()
+    manifest = json.loads((snapshot / MANIFEST_FILE).read_text(encoding="utf-8"))
     manifest["format_version"] = 1
     del manifest["index"]
-    (snapshot / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    loaded = VectorIndex.load(tmp_path / "idx")
+    (snapshot / MANIFEST_FILE).write_text(json.dumps(manifest), encoding="utf-8")
+    loaded = SnapshotStore(tmp_path / "idx").load()
     assert loaded.index_spec.type == "flat"
     np.testing.assert_allclose(loaded.vectors(), index.vectors(), atol=1e-6)
     assert loaded.search(index.vector(7).tolist(), 1)[0].record.id == "id7"
 
 
 def test_rag_reindex_switches_type_and_status_shows_it(
-    tmp_path: Path, fake_models: RecordingChatModel
+    tmp_path: Path, fake_models: ScriptedChatModel
 ) -> None:
     runner = CliRunner()
     root = write_files(tmp_path / "docs", SAMPLE_FILES)

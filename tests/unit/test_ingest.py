@@ -3,11 +3,12 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
+from app.config.settings import Settings, resolve_settings
 from app.errors import ConfigError, IndexMismatchError, NothingIndexedError
-from app.ingest import IngestOptions, ingest_paths
-from app.settings import Settings, resolve_settings
-from retrievers.vector_index import VectorIndex
-from tests.unit.conftest import SAMPLE_FILES, CountingEmbedding, write_files
+from app.ingestion.run import IngestOptions, ingest_paths
+from retrievers.manifest import Chunking
+from retrievers.snapshot_store import SnapshotStore
+from tests.unit.conftest import SAMPLE_FILES, CountingEmbeddings, write_files
 
 
 @pytest.fixture
@@ -17,106 +18,137 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
+@pytest.fixture
+def store(settings: Settings) -> SnapshotStore:
+    return SnapshotStore(settings.index_dir)
+
+
 def test_first_ingest_indexes_every_readable_file(
-    tmp_path: Path, settings: Settings, embeddings: CountingEmbedding
+    tmp_path: Path,
+    settings: Settings,
+    store: SnapshotStore,
+    counting_embeddings: CountingEmbeddings,
 ) -> None:
     root = write_files(tmp_path / "docs", SAMPLE_FILES)
-    report = ingest_paths([root], settings, embeddings)
+    report = ingest_paths([root], store, settings, counting_embeddings)
     assert (report.total_files, report.files_added, report.unsupported) == (3, 3, 1)
-    index = VectorIndex.load(settings.index_dir)
-    assert len(index) == report.total_chunks == embeddings.embedded
+    index = store.load()
+    assert len(index) == report.total_chunks == counting_embeddings.embedded
     assert {r.metadata["source"] for r in index.records} == {
         "ollama.md",
         "backup.txt",
         "notes/page.html",
     }
     assert index.embedding.dimension == 16
-    assert index.chunking == {
+    assert index.chunking == Chunking(chunk_size=200, chunk_overlap=20, context="title")
+    assert index.chunking.with_title
+    assert store.manifest().chunking.to_dict() == {
         "splitter": "recursive-character",
         "chunk_size": 200,
         "chunk_overlap": 20,
         "context": "title",
     }
+    assert report.index_dir == str(settings.index_dir)
     assert "Indexed 3 files" in report.summary()
     assert "ignored 1 files of other types" in report.summary()
 
 
 def test_reingest_embeds_only_what_changed(
-    tmp_path: Path, settings: Settings, embeddings: CountingEmbedding
+    tmp_path: Path,
+    settings: Settings,
+    store: SnapshotStore,
+    counting_embeddings: CountingEmbeddings,
 ) -> None:
     root = write_files(tmp_path / "docs", SAMPLE_FILES)
-    ingest_paths([root], settings, embeddings)
+    ingest_paths([root], store, settings, counting_embeddings)
     first_snapshot = sorted(p.name for p in settings.index_dir.iterdir())
 
-    embeddings.texts.clear()
-    unchanged = ingest_paths([root], settings, embeddings)
+    counting_embeddings.texts.clear()
+    unchanged = ingest_paths([root], store, settings, counting_embeddings)
     assert (unchanged.files_unchanged, unchanged.chunks_embedded) == (3, 0)
     assert sorted(p.name for p in settings.index_dir.iterdir()) == first_snapshot
 
     (root / "backup.txt").write_text("The backup now runs at 04:00.", encoding="utf-8")
     (root / "ollama.md").unlink()
-    changed = ingest_paths([root], settings, embeddings)
+    changed = ingest_paths([root], store, settings, counting_embeddings)
     assert (changed.files_updated, changed.files_unchanged, changed.files_removed) == (1, 1, 1)
-    assert embeddings.embedded == changed.chunks_embedded == 1
-    index = VectorIndex.load(settings.index_dir)
+    assert counting_embeddings.embedded == changed.chunks_embedded == 1
+    index = store.load()
     texts = [r.text for r in index.records]
     assert "The backup now runs at 04:00." in texts
     assert not any("11434" in t for t in texts)
 
 
 def test_other_folders_stay_in_the_index(
-    tmp_path: Path, settings: Settings, embeddings: CountingEmbedding
+    tmp_path: Path,
+    settings: Settings,
+    store: SnapshotStore,
+    counting_embeddings: CountingEmbeddings,
 ) -> None:
     first = write_files(tmp_path / "a", {"one.md": "first folder"})
     second = write_files(tmp_path / "b", {"two.md": "second folder"})
-    ingest_paths([first], settings, embeddings)
-    report = ingest_paths([second], settings, embeddings)
+    ingest_paths([first], store, settings, counting_embeddings)
+    report = ingest_paths([second], store, settings, counting_embeddings)
     assert report.total_files == 2
-    rebuilt = ingest_paths([second], settings, embeddings, options=IngestOptions(rebuild=True))
+    rebuilt = ingest_paths(
+        [second], store, settings, counting_embeddings, options=IngestOptions(rebuild=True)
+    )
     assert rebuilt.total_files == 1
 
 
 def test_a_broken_file_keeps_what_was_indexed_before(
-    tmp_path: Path, settings: Settings, embeddings: CountingEmbedding
+    tmp_path: Path,
+    settings: Settings,
+    store: SnapshotStore,
+    counting_embeddings: CountingEmbeddings,
 ) -> None:
     root = write_files(tmp_path / "docs", {"a.md": "alpha text", "b.md": "beta text"})
-    ingest_paths([root], settings, embeddings)
+    ingest_paths([root], store, settings, counting_embeddings)
     (root / "b.md").write_bytes(b"\x00\x00 now binary")
-    report = ingest_paths([root], settings, embeddings)
+    report = ingest_paths([root], store, settings, counting_embeddings)
     assert [s.reason for s in report.skipped] == ["binary file (contains NUL bytes)"]
-    index = VectorIndex.load(settings.index_dir)
+    index = store.load()
     assert sorted(r.text for r in index.records) == ["alpha text", "beta text"]
 
 
-def test_nothing_to_index_is_an_error(tmp_path: Path, settings: Settings) -> None:
+def test_nothing_to_index_is_an_error(
+    tmp_path: Path, settings: Settings, store: SnapshotStore
+) -> None:
     root = write_files(tmp_path / "docs", {"picture.png": b"\x89PNG"})
     with pytest.raises(NothingIndexedError, match="nothing to index"):
-        ingest_paths([root], settings, DeterministicFakeEmbedding(size=8))
+        ingest_paths([root], store, settings, DeterministicFakeEmbedding(size=8))
 
 
 def test_changed_chunking_asks_for_a_rebuild(
-    tmp_path: Path, settings: Settings, embeddings: CountingEmbedding
+    tmp_path: Path,
+    settings: Settings,
+    store: SnapshotStore,
+    counting_embeddings: CountingEmbeddings,
 ) -> None:
     root = write_files(tmp_path / "docs", {"a.md": "alpha"})
-    ingest_paths([root], settings, embeddings)
+    ingest_paths([root], store, settings, counting_embeddings)
     with pytest.raises(ConfigError, match="rag ingest --rebuild"):
-        ingest_paths([root], settings.replace(chunk_size=300), embeddings)
+        ingest_paths([root], store, settings.replace(chunk_size=300), counting_embeddings)
 
 
 def test_other_embedding_model_asks_for_a_rebuild(
-    tmp_path: Path, settings: Settings, embeddings: CountingEmbedding
+    tmp_path: Path,
+    settings: Settings,
+    store: SnapshotStore,
+    counting_embeddings: CountingEmbeddings,
 ) -> None:
     root = write_files(tmp_path / "docs", {"a.md": "alpha"})
-    ingest_paths([root], settings, embeddings)
+    ingest_paths([root], store, settings, counting_embeddings)
     with pytest.raises(IndexMismatchError, match="rag ingest --rebuild"):
-        ingest_paths([root], settings.replace(embed_model="other"), embeddings)
+        ingest_paths([root], store, settings.replace(embed_model="other"), counting_embeddings)
 
 
 def test_an_index_inside_the_ingested_folder_is_not_ingested(
-    tmp_path: Path, embeddings: CountingEmbedding
+    tmp_path: Path, counting_embeddings: CountingEmbeddings
 ) -> None:
     root = write_files(tmp_path / "data", {"a.md": "alpha text"})
     settings = resolve_settings({"index_dir": root / "index"}, {}, {})
-    ingest_paths([root], settings, embeddings)
-    again = ingest_paths([root], settings, embeddings)
+    store = SnapshotStore(settings.index_dir)
+    ingest_paths([root], store, settings, counting_embeddings)
+    again = ingest_paths([root], store, settings, counting_embeddings)
     assert (again.total_files, again.unsupported, again.files_unchanged) == (1, 0, 1)

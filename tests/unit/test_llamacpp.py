@@ -1,4 +1,4 @@
-from app.llamacpp import cpu_has_amx
+from app.models.llamacpp import cpu_has_amx
 
 SAPPHIRE_RAPIDS = (
     "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni amx_bf16 amx_tile amx_int8\n"

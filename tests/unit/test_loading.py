@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from app.errors import InputPathError
-from app.loading import SkippedFile, check_paths, load_paths
+from app.ingestion.loading import SkippedFile, check_paths, load_paths
 from tests.unit.conftest import SAMPLE_FILES, write_files
 
 

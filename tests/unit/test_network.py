@@ -4,8 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.config.settings import resolve_settings
 from app.errors import ProviderError
-from app.network import (
+from app.models.network import (
     PROXY_VARIABLES,
     bypasses_proxy,
     direct_hosts,
@@ -15,8 +16,7 @@ from app.network import (
     route_directly,
     socks_support_missing,
 )
-from app.providers import prepare_ollama
-from app.settings import resolve_settings
+from app.models.ollama import prepare_ollama
 
 
 def test_local_ollama_goes_into_both_no_proxy_variables_keeping_entries() -> None:

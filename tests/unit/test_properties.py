@@ -9,9 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain_core.documents import Document
 
-from app.splitting import split_documents
+from app.ingestion.splitting import split_documents
 from retrievers.docstore import ChunkRecord
-from retrievers.manifest import EmbeddingSpec, FileEntry
+from retrievers.manifest import Chunking, EmbeddingSpec, FileEntry
+from retrievers.snapshot_store import SnapshotStore
 from retrievers.vector_index import VectorIndex
 
 words = st.text(
@@ -86,7 +87,9 @@ def test_text_and_metadata_survive_the_index_round_trip(
     spec = EmbeddingSpec("test", "model", 4)
     files = [FileEntry(path, "name", "hash", len(rows), 1)]
     folder = tmp_path / f"idx-{len(rows)}-{abs(hash(path))}"
-    VectorIndex.from_vectors(spec, {}, records, vectors, files).save(folder)
-    loaded = VectorIndex.load(folder)
+    chunking = Chunking(chunk_size=1000, chunk_overlap=100)
+    store = SnapshotStore(folder)
+    store.publish(VectorIndex.from_vectors(spec, chunking, records, vectors, files))
+    loaded = store.load()
     assert list(loaded.records) == records
     assert loaded.files == tuple(files)

@@ -10,9 +10,12 @@ from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from app.evaluation import mrr_at_k, ndcg_at_k, recall_at_k, score_rankings
 from retrievers.docstore import ChunkRecord
 from retrievers.hybrid import HybridRetriever, dense_weight_for, fuse_rankings
-from retrievers.manifest import EmbeddingSpec
+from retrievers.manifest import Chunking, EmbeddingSpec
+from retrievers.snapshot_store import SnapshotStore
 from retrievers.sparse import cjk_share, tokenize, top_rows
 from retrievers.vector_index import VectorIndex
+
+NO_CONTEXT = Chunking(chunk_size=1000, chunk_overlap=100, context="none")
 
 
 def test_ndcg_by_hand() -> None:
@@ -77,13 +80,13 @@ def _index(embeddings: DeterministicFakeEmbedding) -> VectorIndex:
     records = [ChunkRecord(f"c{i}", text, {"source": f"d{i}.md"}) for i, text in enumerate(TEXTS)]
     vectors = np.asarray(embeddings.embed_documents(TEXTS), dtype=np.float32)
     spec = EmbeddingSpec("fake", "fake", vectors.shape[1])
-    return VectorIndex.from_vectors(spec, {"context": "none"}, records, vectors, [])
+    return VectorIndex.from_vectors(spec, NO_CONTEXT, records, vectors, [])
 
 
 def test_bm25_mode_finds_rare_words_without_embeddings(
-    fake_embeddings: DeterministicFakeEmbedding,
+    hash_embeddings: DeterministicFakeEmbedding,
 ) -> None:
-    retriever = HybridRetriever(index=_index(fake_embeddings), mode="bm25", k=2)
+    retriever = HybridRetriever(index=_index(hash_embeddings), mode="bm25", k=2)
     docs = retriever.invoke("restic vault")
     assert docs[0].metadata["source"] == "d0.md"
     assert docs[0].metadata["lexical_match"] is True
@@ -93,14 +96,15 @@ def test_bm25_mode_finds_rare_words_without_embeddings(
 
 
 def test_hybrid_results_survive_a_reload(
-    tmp_path: Path, fake_embeddings: DeterministicFakeEmbedding
+    tmp_path: Path, hash_embeddings: DeterministicFakeEmbedding
 ) -> None:
-    index = _index(fake_embeddings)
-    index.save(tmp_path / "idx")
-    reloaded = VectorIndex.load(tmp_path / "idx")
+    index = _index(hash_embeddings)
+    store = SnapshotStore(tmp_path / "idx")
+    store.publish(index)
+    reloaded = store.load()
     for query in ("restic vault", "port 11434", "内存", "cosine search"):
-        before = HybridRetriever(index=index, embeddings=fake_embeddings, k=4).rank(query, 4)
-        after = HybridRetriever(index=reloaded, embeddings=fake_embeddings, k=4).rank(query, 4)
+        before = HybridRetriever(index=index, embeddings=hash_embeddings, k=4).rank(query, 4)
+        after = HybridRetriever(index=reloaded, embeddings=hash_embeddings, k=4).rank(query, 4)
         assert before == after
 
 
@@ -133,14 +137,14 @@ def _many(embeddings: Embeddings) -> VectorIndex:
     ]
     vectors = np.asarray(embeddings.embed_documents(texts), dtype=np.float32)
     spec = EmbeddingSpec("fake", "fake", vectors.shape[1])
-    return VectorIndex.from_vectors(spec, {"context": "none"}, records, vectors, [])
+    return VectorIndex.from_vectors(spec, NO_CONTEXT, records, vectors, [])
 
 
 def test_source_filter_keeps_only_matching_files(
-    fake_embeddings: DeterministicFakeEmbedding,
+    hash_embeddings: DeterministicFakeEmbedding,
 ) -> None:
-    index = _many(fake_embeddings)
-    retriever = HybridRetriever(index=index, embeddings=fake_embeddings, k=3, source_glob="*.pdf")
+    index = _many(hash_embeddings)
+    retriever = HybridRetriever(index=index, embeddings=hash_embeddings, k=3, source_glob="*.pdf")
     docs = retriever.invoke("backups restic")
     assert [doc.metadata["source"] for doc in docs] == ["guide.pdf"]
 
@@ -173,7 +177,7 @@ def test_mmr_prefers_variety_over_near_duplicates() -> None:
 
 
 def test_the_reranker_hook_reorders_the_top_candidates(
-    fake_embeddings: DeterministicFakeEmbedding,
+    hash_embeddings: DeterministicFakeEmbedding,
 ) -> None:
     seen: list[tuple[str, int]] = []
 
@@ -181,9 +185,9 @@ def test_the_reranker_hook_reorders_the_top_candidates(
         seen.append((query, len(passages)))
         return [-float(len(text)) for text in passages]
 
-    index = _many(fake_embeddings)
+    index = _many(hash_embeddings)
     retriever = HybridRetriever(
-        index=index, embeddings=fake_embeddings, k=5, reranker=shortest_first
+        index=index, embeddings=hash_embeddings, k=5, reranker=shortest_first
     )
     docs = retriever.invoke("backups")
     assert seen == [("backups", 5)]

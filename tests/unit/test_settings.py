@@ -2,16 +2,17 @@ from pathlib import Path
 
 import pytest
 
-from app.config_docs import render_env_example, render_settings_table
-from app.errors import ConfigError
-from app.network import normalize_ollama_host
-from app.settings import (
+from app.config.docs import render_env_example, render_settings_table
+from app.config.settings import (
     DEFAULT_HF_EMBED_MODEL,
     DEFAULT_OLLAMA_EMBED_MODEL,
     SPECS,
     load_settings,
     resolve_settings,
 )
+from app.errors import ConfigError
+from app.models.network import normalize_ollama_host
+from retrievers.modes import FUSIONS, MODES
 
 
 def test_defaults_are_the_embedded_models(isolated_environment: Path) -> None:
@@ -66,6 +67,8 @@ def test_none_flags_do_not_override() -> None:
         ("RAG_TOP_K", "0", "RAG_TOP_K must be a whole number from 1 to 100"),
         ("RAG_MIN_SCORE", "high", "RAG_MIN_SCORE must be a number from -1.0 to 1.0"),
         ("OLLAMA_HOST", "ftp://x", "OLLAMA_HOST must be host, host:port or an http(s) URL"),
+        ("RAG_RETRIEVAL_MODE", "fuzzy", "RAG_RETRIEVAL_MODE must be one of hybrid, dense, bm25"),
+        ("RAG_FUSION", "sum", "RAG_FUSION must be one of score, rrf"),
     ],
 )
 def test_bad_values_name_the_variable_and_what_is_accepted(
@@ -75,6 +78,14 @@ def test_bad_values_name_the_variable_and_what_is_accepted(
         resolve_settings({}, {variable: value}, {})
     assert expected in str(caught.value)
     assert repr(value) in str(caught.value)
+
+
+def test_every_retrieval_mode_and_fusion_is_a_setting() -> None:
+    assert (MODES, FUSIONS) == (("hybrid", "dense", "bm25"), ("score", "rrf"))
+    for mode in MODES:
+        assert resolve_settings({}, {"RAG_RETRIEVAL_MODE": mode.upper()}, {}).retrieval_mode == mode
+    for fusion in FUSIONS:
+        assert resolve_settings({"fusion": fusion}, {}, {}).fusion == fusion
 
 
 def test_overlap_must_be_smaller_than_chunk_size() -> None:
@@ -119,11 +130,13 @@ def test_ollama_host_forms(value: str, expected: str) -> None:
     assert normalize_ollama_host(value) == expected
 
 
-def test_env_example_and_readme_table_match_the_settings() -> None:
+def test_env_example_and_configuration_table_match_the_settings() -> None:
     root = Path(__file__).resolve().parents[2]
     example = (root / ".env.example").read_text(encoding="utf-8")
-    assert example == render_env_example(), "run `python -m app.config_docs`"
+    assert example == render_env_example(), "run `python -m app.config.docs`"
     for spec in SPECS:
         assert f"# {spec.env}={spec.default}\n" in example
-    readme = (root / "README.md").read_text(encoding="utf-8")
-    assert render_settings_table() in readme, "paste `python -m app.config_docs` into README"
+    configuration = (root / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert render_settings_table() in configuration, (
+        "paste `python -m app.config.docs` into docs/configuration.md"
+    )

@@ -1,6 +1,6 @@
 from langchain_core.documents import Document
 
-from app.splitting import split_documents
+from app.ingestion.splitting import split_documents
 
 TEXT = "\n\n".join(
     f"Paragraph {n}: " + " ".join(f"word{n}_{i}" for i in range(40)) for n in range(12)

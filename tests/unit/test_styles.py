@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from app.config.settings import DEFAULT_LLAMACPP_MODEL, DEFAULT_LLM_TEMPERATURE, load_settings
 from app.errors import ConfigError, ProviderError
-from app.llamacpp import LlamaCppChat
-from app.providers import LlmChoice, build_llm, custom_gguf_file
-from app.settings import DEFAULT_LLAMACPP_MODEL, DEFAULT_LLM_TEMPERATURE, load_settings
-from app.styles import SMALL_GGUF_BYTES, SMALL_MODEL_LIMITS, answer_style, is_small_model
+from app.models.llamacpp import LlamaCppChat
+from app.models.llms import LlmChoice, build_llm, custom_gguf_file
+from app.models.styles import SMALL_GGUF_BYTES, SMALL_MODEL_LIMITS, answer_style, is_small_model
 from chains.prompts import QA_PROMPT, SMALL_QA_PROMPT
 
 EMBEDDED = LlmChoice("llamacpp", DEFAULT_LLAMACPP_MODEL, "test")

@@ -9,11 +9,13 @@ import pytest
 
 from retrievers.docstore import ChunkRecord
 from retrievers.errors import IndexDamagedError, IndexMismatchError, IndexNotFoundError
-from retrievers.manifest import EmbeddingSpec, FileEntry
+from retrievers.manifest import Chunking, EmbeddingSpec, FileEntry
+from retrievers.snapshot_store import SnapshotStore
 from retrievers.snapshots import CURRENT_FILE, current_snapshot, publish_snapshot
 from retrievers.vector_index import VectorIndex
 
 SPEC = EmbeddingSpec("huggingface", "test-model", 8)
+CHUNKING = Chunking(chunk_size=100, chunk_overlap=10)
 
 
 def _index(count: int = 5, seed: int = 0) -> VectorIndex:
@@ -26,15 +28,26 @@ def _index(count: int = 5, seed: int = 0) -> VectorIndex:
     ]
     files = [FileEntry(f"/docs/f{i}.md", f"f{i}.md", f"h{i}", 1, 10) for i in range(count)]
     vectors = rng.normal(size=(count, 8)).astype(np.float32)
-    return VectorIndex.from_vectors(SPEC, {"chunk_size": 100}, records, vectors, files)
+    return VectorIndex.from_vectors(SPEC, CHUNKING, records, vectors, files)
+
+
+def _publish(index: VectorIndex, folder: Path) -> Path:
+    """Make ``index`` the live one of a snapshot store at ``folder``; its snapshot folder."""
+    SnapshotStore(folder).publish(index)
+    return current_snapshot(folder)
+
+
+def _load(folder: Path) -> VectorIndex:
+    return SnapshotStore(folder).load()
 
 
 def test_round_trip_keeps_records_and_search_results(tmp_path: Path) -> None:
     index = _index()
-    index.save(tmp_path / "idx")
-    loaded = VectorIndex.load(tmp_path / "idx")
+    _publish(index, tmp_path / "idx")
+    loaded = _load(tmp_path / "idx")
     assert list(loaded.records) == list(index.records)
     assert loaded.files == index.files
+    assert loaded.chunking == CHUNKING
     query = np.random.default_rng(1).normal(size=8).tolist()
     before = [(hit.record.id, round(hit.score, 6)) for hit in index.search(query, 3)]
     after = [(hit.record.id, round(hit.score, 6)) for hit in loaded.search(query, 3)]
@@ -51,7 +64,7 @@ def test_scores_are_cosine_similarities() -> None:
 
 
 def test_snapshot_holds_no_pickle(tmp_path: Path) -> None:
-    snapshot = _index().save(tmp_path / "idx")
+    snapshot = _publish(_index(), tmp_path / "idx")
     assert sorted(p.name for p in snapshot.iterdir()) == [
         "bm25",
         "docstore.jsonl",
@@ -70,6 +83,12 @@ def test_snapshot_holds_no_pickle(tmp_path: Path) -> None:
         "backend": "",
     }
     assert manifest["index"] == {"type": "flat", "params": {}, "vector_dtype": "float32"}
+    assert manifest["chunking"] == {
+        "chunk_size": 100,
+        "chunk_overlap": 10,
+        "context": "none",
+        "splitter": "recursive-character",
+    }
     assert manifest["chunk_count"] == 5
     assert manifest["format_version"] == 2
     stored = np.load(snapshot / "vectors.npy", allow_pickle=False)
@@ -78,19 +97,19 @@ def test_snapshot_holds_no_pickle(tmp_path: Path) -> None:
 
 def test_publishing_swaps_atomically_and_prunes_old_snapshots(tmp_path: Path) -> None:
     folder = tmp_path / "idx"
-    first = _index(3).save(folder)
-    second = _index(4).save(folder)
+    first = _publish(_index(3), folder)
+    second = _publish(_index(4), folder)
     assert current_snapshot(folder) == second
     assert first.is_dir()  # the previous snapshot stays for readers that resolved it
-    third = _index(5).save(folder)
+    third = _publish(_index(5), folder)
     assert not first.exists()
     assert {p.name for p in folder.iterdir() if p.is_dir()} == {second.name, third.name}
-    assert len(VectorIndex.load(folder)) == 5
+    assert len(_load(folder)) == 5
 
 
 def test_a_failed_write_leaves_the_previous_index(tmp_path: Path) -> None:
     folder = tmp_path / "idx"
-    _index(3).save(folder)
+    _publish(_index(3), folder)
 
     def crash(target: Path) -> None:
         (target / "index.faiss").write_bytes(b"partial")
@@ -98,13 +117,13 @@ def test_a_failed_write_leaves_the_previous_index(tmp_path: Path) -> None:
 
     with pytest.raises(OSError, match="disk full"):
         publish_snapshot(folder, crash)
-    assert len(VectorIndex.load(folder)) == 3
+    assert len(_load(folder)) == 3
     assert not [p for p in folder.iterdir() if p.name.startswith(".tmp-")]
 
 
 def test_leftovers_of_a_dead_writer_are_removed(tmp_path: Path) -> None:
     folder = tmp_path / "idx"
-    _index(3).save(folder)
+    _publish(_index(3), folder)
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         capture_output=True,
@@ -114,13 +133,13 @@ def test_leftovers_of_a_dead_writer_are_removed(tmp_path: Path) -> None:
     leftover = folder / f".tmp-{dead.stdout.strip()}-20260101T000000-dead"
     leftover.mkdir()
     (leftover / "index.faiss").write_bytes(b"half")
-    _index(4).save(folder)
+    _publish(_index(4), folder)
     assert not leftover.exists()
 
 
 def test_missing_index_says_to_ingest(tmp_path: Path) -> None:
     with pytest.raises(IndexNotFoundError, match="run `rag ingest PATH` first"):
-        VectorIndex.load(tmp_path / "nothing")
+        _load(tmp_path / "nothing")
 
 
 def test_other_embedding_model_is_refused_with_the_fix() -> None:
@@ -161,10 +180,10 @@ def test_damage_is_reported_with_the_fix(
     tmp_path: Path, name: str, action: str, reason: str
 ) -> None:
     folder = tmp_path / "idx"
-    _index(5).save(folder)
+    _publish(_index(5), folder)
     _damage(folder, name, action)
     with pytest.raises(IndexDamagedError) as caught:
-        VectorIndex.load(folder)
+        _load(folder)
     message = str(caught.value)
     assert message.startswith(f"index at {folder} is damaged: ")
     assert reason in message
@@ -173,20 +192,20 @@ def test_damage_is_reported_with_the_fix(
 
 def test_pointer_to_a_missing_snapshot_is_damage(tmp_path: Path) -> None:
     folder = tmp_path / "idx"
-    _index(2).save(folder)
+    _publish(_index(2), folder)
     (folder / CURRENT_FILE).write_text("snapshot-gone\n", encoding="utf-8")
     with pytest.raises(IndexDamagedError, match="missing snapshot"):
-        VectorIndex.load(folder)
+        _load(folder)
 
 
 def test_a_planted_pickle_is_never_loaded(tmp_path: Path) -> None:
     folder = tmp_path / "idx"
-    snapshot = _index(2).save(folder)
+    snapshot = _publish(_index(2), folder)
     marker = tmp_path / "pwned"
     payload = b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."
     for name in ("index.pkl", "docstore.pkl", "index.pickle"):
         (snapshot / name).write_bytes(payload)
         (folder / name).write_bytes(payload)
-    assert len(VectorIndex.load(folder)) == 2
+    assert len(_load(folder)) == 2
     assert not marker.exists()
     assert os.listdir(tmp_path).count("pwned") == 0
