@@ -1,7 +1,7 @@
 """Search benchmark: ragkit's index types against plain LangChain FAISS, same vectors, same run.
 
 For each size the same vectors go into every ragkit index type (flat, hnsw, ivf-sq8; a
-snapshot written by ``VectorIndex.save``) and into LangChain's FAISS vector store
+snapshot written by ``SnapshotStore.publish``) and into LangChain's FAISS vector store
 (``FAISS.from_embeddings``: an ``IndexFlatL2``, written by ``save_local``). A fresh process
 then loads each index and runs the queries one at a time (``VectorIndex.search`` and
 ``similarity_search_by_vector``, top 10), reporting latency, its peak RSS and the ids found;
