@@ -13,6 +13,9 @@ from langchain_core.documents import Document
 from app.errors import ProviderError, RagError, UsageError
 from chains.citations import check_citations, credited_sources
 from chains.evidence import Evidence, SentenceScorer, quotes_for, select_evidence, word_overlap
+from chains.grounding import grounded_answer
+from chains.qa import NOT_COVERED
+from chains.support import SentenceSupport, check_support, supported_share
 from retrievers.modes import MODES, Mode
 
 Explain = Callable[[BaseException], str | None]
@@ -106,6 +109,29 @@ class Answer:
     standalone_question: str = ""
     closest: tuple[Source, ...] = ()
     cited_quotes: tuple[Evidence, ...] = ()
+    kind: str = ""
+    """``quoted`` (a sentence of the sources), ``generated`` (the model's text), ``not_covered``
+    (no passage is close to the question) or empty (retrieval only)."""
+    short_answer: str = ""
+    """The direct answer, a span of ``text`` (quoted answers)."""
+    quote: Evidence | None = None
+    """Where a quoted answer stands in the sources."""
+    support: tuple[SentenceSupport, ...] = ()
+    """Each sentence of a generated answer, checked against the sources."""
+
+    @property
+    def marked_text(self) -> str:
+        """The answer with its short answer in Markdown bold (rendered bold on a terminal)."""
+        short = self.short_answer
+        if not short or short == self.text or short not in self.text:
+            return self.text
+        start = self.text.index(short)
+        return f"{self.text[:start]}**{short}**{self.text[start + len(short) :]}"
+
+    @property
+    def supported_share(self) -> float:
+        """Share of the answer's sentences that the sources back (1.0 for a quote)."""
+        return supported_share(self.support)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
@@ -119,6 +145,11 @@ class Answer:
             "standalone_question": self.standalone_question or self.question,
             "closest": [source.to_dict() for source in self.closest],
             "cited_quotes": [asdict(item) for item in self.cited_quotes],
+            "answer_kind": self.kind,
+            "short_answer": self.short_answer,
+            "quoted_from": asdict(self.quote) if self.quote else None,
+            "support": [asdict(item) for item in self.support],
+            "supported_share": self.supported_share,
             "llm": self.llm,
         }
 
@@ -133,9 +164,17 @@ class AnswerStream(Iterator[str]):
         llm_label: str,
         explain: Explain = lambda error: None,
         scorer: SentenceScorer = word_overlap,
+        *,
+        extractive: bool = False,
     ) -> None:
-        """Wrap the chunks of ``build_qa_chain(...).stream(question)``."""
+        """Wrap the chunks of ``build_qa_chain(...).stream(question)``.
+
+        ``extractive``: the answer is the sentence of the sources that answers the question;
+        the model's own text, if any, only guides which words are the short answer.
+        """
         self.question = question
+        self._extractive = extractive
+        self._emitted = False
         self._scorer = scorer
         self._chunks = chunks
         self._llm_label = llm_label
@@ -145,6 +184,7 @@ class AnswerStream(Iterator[str]):
         self._retrieved: list[Document] = []
         self._standalone = ""
         self._done = False
+        self._answer: Answer | None = None
 
     def __next__(self) -> str:
         """The next piece of answer text."""
@@ -153,6 +193,9 @@ class AnswerStream(Iterator[str]):
                 chunk = next(self._chunks, None)
             if chunk is None:
                 self._done = True
+                if self._extractive and not self._emitted and self._docs:
+                    self._emitted = True
+                    return self.answer.marked_text
                 raise StopIteration
             if "docs" in chunk:
                 self._docs = list(chunk["docs"])
@@ -163,7 +206,8 @@ class AnswerStream(Iterator[str]):
             piece = chunk.get("answer")
             if piece:
                 self._pieces.append(piece)
-                return str(piece)
+                if not self._extractive or piece == NOT_COVERED:
+                    return str(piece)
 
     @property
     def sources(self) -> tuple[Source, ...]:
@@ -176,23 +220,59 @@ class AnswerStream(Iterator[str]):
         if not self._done:
             for _ in self:
                 pass
-        checked = check_citations("".join(self._pieces).strip(), len(self._docs))
+        if self._answer is None:
+            self._answer = self._assemble()
+        return self._answer
+
+    def _grounding_evidence(self, evidence: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
+        """Evidence for the question as asked; a follow-up too vague alone uses the standalone."""
+        if not self._standalone or self._standalone == self.question:
+            return evidence
+        own = tuple(select_evidence(self.question, self._docs, scorer=self._scorer))
+        return own or evidence
+
+    def _assemble(self) -> Answer:
+        generated = "".join(self._pieces).strip()
         asked = self._standalone or self.question
         evidence = tuple(select_evidence(asked, self._docs, scorer=self._scorer))
-        cited = credited_sources(checked, evidence)
-        return Answer(
+        closest = tuple(Source.from_document(doc) for doc in self._retrieved)
+        base = Answer(
             question=self.question,
-            text=checked.text,
+            text=generated,
             sources=self.sources,
             llm=self._llm_label,
             evidence=evidence,
+            standalone_question=asked,
+            closest=() if self._docs else closest,
+        )
+        if not self._docs:
+            return dataclasses.replace(base, kind="not_covered" if generated == NOT_COVERED else "")
+        grounded = (
+            grounded_answer(
+                self.question, self._grounding_evidence(evidence), self._docs, generated
+            )
+            if self._extractive
+            else None
+        )
+        if grounded is not None:
+            return dataclasses.replace(
+                base,
+                text=grounded.text,
+                cited=(grounded.quote.source_number,),
+                kind="quoted",
+                short_answer=grounded.short_answer,
+                quote=grounded.quote,
+            )
+        checked = check_citations(generated, len(self._docs))
+        cited = credited_sources(checked, evidence)
+        return dataclasses.replace(
+            base,
+            text=checked.text,
             cited=cited,
             removed_citations=checked.removed,
-            standalone_question=asked,
-            closest=()
-            if self._docs
-            else tuple(Source.from_document(doc) for doc in self._retrieved),
             cited_quotes=tuple(quotes_for(asked, self._docs, cited, self._scorer)),
+            kind="generated" if checked.text else "",
+            support=tuple(check_support(checked.text, self._docs)),
         )
 
 

@@ -84,6 +84,7 @@ class Rag:
         self.store = store or build_store(settings)
         self._embeddings = embeddings
         self._llm = llm
+        self._llm_built = llm is not None
         self._llm_choice: LlmChoice | None = (
             LlmChoice("custom", type(llm).__name__, "given") if llm is not None else None
         )
@@ -106,17 +107,26 @@ class Rag:
         return self._embeddings
 
     @property
-    def llm(self) -> BaseChatModel | None:
-        """The answer model (``None`` for retrieval only), chosen and loaded on first use."""
+    def llm_choice(self) -> LlmChoice:
+        """Which answer model to use, chosen on first use (``auto`` says which, in one line)."""
         with self._llm_lock:
             if self._llm_choice is None:
                 choice = choose_llm(self.settings)
-                small = is_small_model(self.settings, choice, custom_gguf_file(choice))
-                limits = SMALL_MODEL_LIMITS if small else None
-                self._llm = build_llm(self.settings, choice, limits)
-                self._llm_choice, self._small_model = choice, small
+                self._small_model = is_small_model(self.settings, choice, custom_gguf_file(choice))
+                self._llm_choice = choice
                 if self.settings.llm_provider == "auto":
                     self._notify(f"answering with {choice.label} ({choice.reason})")
+            return self._llm_choice
+
+    @property
+    def llm(self) -> BaseChatModel | None:
+        """The answer model (``None`` for retrieval only), chosen and loaded on first use."""
+        choice = self.llm_choice
+        with self._llm_lock:
+            if self._llm is None and not self._llm_built:
+                limits = SMALL_MODEL_LIMITS if self._small_model else None
+                self._llm = build_llm(self.settings, choice, limits)
+                self._llm_built = True
         return self._llm
 
     def warm_up(self) -> None:
@@ -141,6 +151,13 @@ class Rag:
         """The prompt style of the answer model: the small-model one or the full prompt."""
         llm = self.llm  # the choice decides whether the model is small
         return answer_style(self._small_model and llm is not None, self.sentence_scorer)
+
+    @property
+    def extractive(self) -> bool:
+        """Whether answers are quoted sentences of the sources (RAG_ANSWER_MODE)."""
+        if self.settings.answer_mode != "auto":
+            return self.settings.answer_mode == "extract"
+        return self._small_model and self.llm is not None
 
     @property
     def llm_label(self) -> str:
@@ -233,6 +250,7 @@ class Rag:
             llm,
             limit=limit,
             style=self.answer_style(),
+            extractive=self.extractive,
         )
 
     def index(self) -> VectorIndex:
@@ -312,7 +330,14 @@ class Rag:
         return self._answer_stream(question, chain.stream(question))
 
     def _answer_stream(self, question: str, chunks: Iterator[dict[str, Any]]) -> AnswerStream:
-        return AnswerStream(question, chunks, self.llm_label, self._explain, self.sentence_scorer)
+        return AnswerStream(
+            question,
+            chunks,
+            self.llm_label,
+            self._explain,
+            self.sentence_scorer,
+            extractive=self.extractive and self.llm is not None,
+        )
 
     def _explain(self, error: BaseException) -> str | None:
         """One line for a provider failure (Ollama, network), or None for other errors."""

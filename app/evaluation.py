@@ -11,6 +11,7 @@ import gzip
 import json
 import math
 import re
+import statistics
 import tempfile
 import time
 from collections import Counter
@@ -328,19 +329,53 @@ def gold_answers_missing(dataset: BeirDataset, golds: Mapping[str, Sequence[str]
     return missing
 
 
+@dataclass(frozen=True)
+class Prediction:
+    """What ragkit answered one question: the answer shown first, and what backs it."""
+
+    answer: str
+    evidence: str
+    short_answer: str = ""
+    """The direct answer marked inside the answer; the answer itself when none is marked."""
+    supported_share: float = 1.0
+    seconds: float = 0.0
+
+
+ANSWER_METRICS = (
+    "exact_match",
+    "f1",
+    "contains_gold",
+    "evidence_contains_gold",
+    "short_exact_match",
+    "short_f1",
+    "median_words",
+    "supported_share",
+    "seconds_per_question",
+)
+
+
 def score_answers(
-    predictions: Mapping[str, tuple[str, str]], golds: Mapping[str, Sequence[str]]
+    predictions: Mapping[str, Prediction], golds: Mapping[str, Sequence[str]]
 ) -> dict[str, float]:
-    """Mean exact match, F1 and containment of (answer, evidence) pairs per query id."""
+    """Means over the questions with gold answers (the median for the answer's length)."""
     ids = [qid for qid in predictions if qid in golds]
     if not ids:
-        return {"exact_match": 0.0, "f1": 0.0, "contains_gold": 0.0, "evidence_contains_gold": 0.0}
+        return dict.fromkeys(ANSWER_METRICS, 0.0)
+    picked = [(predictions[q], golds[q]) for q in ids]
+
+    def mean(values: Iterator[float]) -> float:
+        return sum(values) / len(ids)
+
     return {
-        "exact_match": sum(exact_match(predictions[q][0], golds[q]) for q in ids) / len(ids),
-        "f1": sum(token_f1(predictions[q][0], golds[q]) for q in ids) / len(ids),
-        "contains_gold": sum(contains_gold(predictions[q][0], golds[q]) for q in ids) / len(ids),
-        "evidence_contains_gold": sum(contains_gold(predictions[q][1], golds[q]) for q in ids)
-        / len(ids),
+        "exact_match": mean(exact_match(p.answer, g) for p, g in picked),
+        "f1": mean(token_f1(p.answer, g) for p, g in picked),
+        "contains_gold": mean(contains_gold(p.answer, g) for p, g in picked),
+        "evidence_contains_gold": mean(contains_gold(p.evidence, g) for p, g in picked),
+        "short_exact_match": mean(exact_match(p.short_answer or p.answer, g) for p, g in picked),
+        "short_f1": mean(token_f1(p.short_answer or p.answer, g) for p, g in picked),
+        "median_words": float(statistics.median(len(p.answer.split()) for p, _ in picked)),
+        "supported_share": mean(p.supported_share for p, _ in picked),
+        "seconds_per_question": mean(p.seconds for p, _ in picked),
     }
 
 
@@ -353,13 +388,14 @@ def evaluate_answers(
     *,
     limit: int | None = None,
     style: AnswerStyle | None = None,
+    extractive: bool = False,
 ) -> dict[str, float]:
-    """Run the whole chain on the questions of answers.jsonl; score answers and evidence.
+    """Answer the questions of answers.jsonl as ``rag ask`` would; score what it shows.
 
     ``style`` is the answer model's prompt style (``Rag.answer_style()``); its sentence
-    scorer also picks the evidence.
+    scorer also picks the evidence. ``extractive``: answers are quoted sentences.
     """
-    from chains.evidence import select_evidence
+    from app.answers import AnswerStream
     from chains.qa import AnswerStyle, build_qa_chain
 
     style = style or AnswerStyle()
@@ -371,13 +407,21 @@ def evaluate_answers(
         min_score=settings.min_score,
         style=style,
     )
-    predictions: dict[str, tuple[str, str]] = {}
+    predictions: dict[str, Prediction] = {}
     for qid in [q for q in golds if q in dataset.queries][:limit]:
         question = dataset.queries[qid]
-        result = chain.invoke(question)
-        found = select_evidence(question, result["docs"], scorer=style.scorer)
-        evidence = " ".join(item.text for item in found)
-        predictions[qid] = (str(result["answer"]), evidence)
+        started = time.perf_counter()
+        stream = AnswerStream(
+            question, chain.stream(question), "", scorer=style.scorer, extractive=extractive
+        )
+        answer = stream.answer
+        predictions[qid] = Prediction(
+            answer=answer.text,
+            evidence=" ".join(item.text for item in answer.evidence),
+            short_answer=answer.short_answer,
+            supported_share=answer.supported_share,
+            seconds=time.perf_counter() - started,
+        )
     scores = score_answers(predictions, golds)
     scores["questions"] = float(len(predictions))
     return scores

@@ -35,10 +35,18 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from langchain_core.embeddings import Embeddings  # noqa: E402 - after the path and env setup
 from langchain_core.prompts import BasePromptTemplate, ChatPromptTemplate  # noqa: E402
+from langchain_core.retrievers import BaseRetriever  # noqa: E402
 
 from app import Rag  # noqa: E402
+from app.answers import AnswerStream  # noqa: E402
 from app.config.settings import DEFAULT_LLAMACPP_MODEL  # noqa: E402
-from app.evaluation import load_answers, load_beir, score_answers  # noqa: E402
+from app.evaluation import (  # noqa: E402
+    Prediction,
+    build_eval_index,
+    load_answers,
+    load_beir,
+    score_answers,
+)
 from app.models.llms import LlmChoice, build_llm  # noqa: E402
 from app.models.styles import (  # noqa: E402
     SMALL_MODEL_LIMITS,
@@ -46,6 +54,7 @@ from app.models.styles import (  # noqa: E402
     GenerationLimits,
     answer_style,
 )
+from app.retrieval import build_retriever  # noqa: E402
 from chains.evidence import (  # noqa: E402
     SentenceScorer,
     embedding_similarity,
@@ -70,6 +79,8 @@ class Variant:
     name: str
     style: Callable[[Embeddings], AnswerStyle]
     limits: GenerationLimits | None
+    extractive: bool = False
+    """The answer shown is the quoted sentence of the sources (RAG_ANSWER_MODE=extract)."""
 
 
 def small(
@@ -106,7 +117,8 @@ LIMITS = SMALL_MODEL_LIMITS
 PENALISED = replace(LIMITS, repeat_penalty=1.3)
 VARIANTS = (
     Variant("plain (foundation)", lambda _: FULL_STYLE, None),
-    Variant("small (default)", small(), LIMITS),
+    Variant("grounded (default)", small(), LIMITS, extractive=True),
+    Variant("small (generate)", small(), LIMITS),
     Variant("small-labels", small(labels=True), LIMITS),
     Variant("small-1", small(1), LIMITS),
     Variant("small-3", small(3), LIMITS),
@@ -135,30 +147,36 @@ class Row:
 
 
 def run_variant(
-    variant: Variant, rag: Rag, questions: dict[str, str], golds: dict[str, list[str]]
+    variant: Variant,
+    rag: Rag,
+    retriever: BaseRetriever,
+    questions: dict[str, str],
+    golds: dict[str, list[str]],
 ) -> Row:
-    """Answer every question with the variant; score answers and evidence, time them."""
+    """Answer every question with the variant as ``rag ask`` shows it; score and time it."""
     style = variant.style(rag.embeddings)
     choice = LlmChoice("llamacpp", DEFAULT_LLAMACPP_MODEL, "benchmark")
     llm = build_llm(rag.settings, choice, variant.limits)
     assert llm is not None
-    chain = build_qa_chain(rag.retriever(), llm, min_score=rag.settings.min_score, style=style)
-    predictions: dict[str, tuple[str, str]] = {}
+    chain = build_qa_chain(retriever, llm, min_score=rag.settings.min_score, style=style)
+    predictions: dict[str, Prediction] = {}
     first_tokens, totals = [], []
     for qid, question in questions.items():
         started = time.perf_counter()
-        first: float | None = None
-        pieces, docs = [], []
-        for chunk in chain.stream(question):
-            if "docs" in chunk:
-                docs = chunk["docs"]
-            if chunk.get("answer"):
-                first = first or time.perf_counter()
-                pieces.append(chunk["answer"])
+        stream = AnswerStream(
+            question, chain.stream(question), "", scorer=style.scorer, extractive=variant.extractive
+        )
+        first = next(stream, None) and time.perf_counter()
+        answer = stream.answer
         ended = time.perf_counter()
         print(f"{variant.name} {qid}: {ended - started:.1f} s", file=sys.stderr, flush=True)
-        evidence = select_evidence(question, docs, scorer=style.scorer)
-        predictions[qid] = ("".join(pieces).strip(), " ".join(item.text for item in evidence))
+        predictions[qid] = Prediction(
+            answer=answer.text,
+            evidence=" ".join(item.text for item in answer.evidence),
+            short_answer=answer.short_answer,
+            supported_share=answer.supported_share,
+            seconds=ended - started,
+        )
         first_tokens.append((first or ended) - started)
         totals.append(ended - started)
     return Row(
@@ -170,16 +188,16 @@ def run_variant(
 
 
 def evidence_on_every_question(
-    rag: Rag, queries: dict[str, str], golds: dict[str, list[str]]
+    rag: Rag, retriever: BaseRetriever, queries: dict[str, str], golds: dict[str, list[str]]
 ) -> float:
     """Share of all questions whose default evidence (word overlap) contains a gold answer."""
     from chains.qa import keep_relevant
 
-    retriever = rag.retriever()
     quoted = {}
     for qid in golds:
         docs = keep_relevant(retriever.invoke(queries[qid]), rag.settings.min_score)
-        quoted[qid] = ("", " ".join(item.text for item in select_evidence(queries[qid], docs)))
+        found = " ".join(item.text for item in select_evidence(queries[qid], docs))
+        quoted[qid] = Prediction(answer="", evidence=found)
     return score_answers(quoted, golds)["evidence_contains_gold"]
 
 
@@ -190,23 +208,36 @@ def main() -> None:
         "--limit", type=int, default=None, help="N questions spread evenly over the set"
     )
     parser.add_argument("--variants", default="", help="comma-separated names (default: all)")
+    parser.add_argument(
+        "--dataset",
+        type=Path,
+        default=QA_DIR,
+        help="a BEIR folder with answers.jsonl (default: benchmarks/qa over data/); its corpus "
+        "is indexed as `rag eval` does",
+    )
     args = parser.parse_args()
     wanted = args.variants.split(",") if args.variants else [v.name for v in VARIANTS]
     chosen = [v for v in VARIANTS if v.name.split(" ")[0] in wanted or v.name in wanted]
-    dataset = load_beir(QA_DIR)
-    golds = load_answers(QA_DIR)
+    dataset = load_beir(args.dataset)
+    golds = load_answers(args.dataset)
     ids = list(golds)
     if args.limit and args.limit < len(ids):
         ids = [ids[i * len(ids) // args.limit] for i in range(args.limit)]
     questions = {q: dataset.queries[q] for q in ids}
     with tempfile.TemporaryDirectory(prefix="ragkit-answers-") as folder:
-        rag = Rag.from_settings(index_dir=Path(folder) / "index", llm_provider="none")
-        rag.ingest(ROOT / "data")
+        if args.dataset == QA_DIR:
+            rag = Rag.from_settings(index_dir=Path(folder) / "index", llm_provider="none")
+            rag.ingest(ROOT / "data")
+            retriever: BaseRetriever = rag.retriever()
+        else:
+            rag = Rag.from_settings(llm_provider="none", chunk_size=2000)
+            index = build_eval_index(dataset, rag.settings, rag.embeddings)
+            retriever = build_retriever(rag.settings, index, rag.embeddings)
         warm = build_llm(rag.settings, LlmChoice("llamacpp", DEFAULT_LLAMACPP_MODEL, "warm-up"))
         assert warm is not None
         warm.invoke("Hello")  # load the model once, outside the timings
-        rows = [run_variant(variant, rag, questions, golds) for variant in chosen]
-        every = evidence_on_every_question(rag, dataset.queries, golds)
+        rows = [run_variant(variant, rag, retriever, questions, golds) for variant in chosen]
+        every = evidence_on_every_question(rag, retriever, dataset.queries, golds)
     default = answer_style(True)
     print(
         f"{len(questions)} questions on data/, embedded {DEFAULT_LLAMACPP_MODEL}, "
@@ -215,16 +246,24 @@ def main() -> None:
         f"{SMALL_MODEL_LIMITS.max_tokens} tokens, temperature {SMALL_MODEL_LIMITS.temperature}, "
         f"repeat penalty {SMALL_MODEL_LIMITS.repeat_penalty}, stop {list(SMALL_MODEL_LIMITS.stop)}"
     )
-    header = ("variant", "contains_gold", "f1", "exact_match", "evidence_gold", "ttft s")
-    header += ("s/answer",)
-    print(f"{header[0]:<28}" + "".join(f"{h:>14}" for h in header[1:]))
+    columns = (
+        ("contains_gold", "contains_gold", "{:.3f}"),
+        ("f1", "f1", "{:.3f}"),
+        ("exact", "exact_match", "{:.3f}"),
+        ("short_f1", "short_f1", "{:.3f}"),
+        ("short_exact", "short_exact_match", "{:.3f}"),
+        ("words", "median_words", "{:.0f}"),
+        ("supported", "supported_share", "{:.3f}"),
+        ("evidence_gold", "evidence_contains_gold", "{:.3f}"),
+    )
+    print(
+        f"{'variant':<22}"
+        + "".join(f"{title:>14}" for title, _, _ in columns)
+        + f"{'ttft s':>9}{'s/answer':>10}"
+    )
     for row in rows:
-        s = row.scores
-        print(
-            f"{row.name:<28}{s['contains_gold']:>14.3f}{s['f1']:>14.3f}"
-            f"{s['exact_match']:>14.3f}{s['evidence_contains_gold']:>14.3f}"
-            f"{row.first_token:>14.2f}{row.per_answer:>14.2f}"
-        )
+        cells = "".join(f"{form.format(row.scores[key]):>14}" for _, key, form in columns)
+        print(f"{row.name:<22}{cells}{row.first_token:>9.2f}{row.per_answer:>10.2f}")
     print(f"evidence (word overlap) contains a gold answer for {every:.3f} of all {len(golds)}")
 
 

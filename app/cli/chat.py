@@ -83,6 +83,10 @@ class ChatSession:
     def run(self) -> None:
         """Loop until /exit or end of input."""
         if self.interactive:
+            # Chosen before the prompt shows, so the line saying which model answers does not
+            # land in the middle of the prompt; the model loads while the user types.
+            with contextlib.suppress(RagError):
+                _ = self.rag.llm_choice
             threading.Thread(target=self._warm_up, daemon=True).start()
             _enable_line_editing()
             self._say(

@@ -32,6 +32,7 @@ EMBED_PROVIDERS = ("huggingface", "ollama")
 EMBED_BACKENDS = ("torch", "onnx", "onnx-int8")
 LLM_PROVIDERS = ("auto", "llamacpp", "ollama", "none")
 LLM_PROMPTS = ("auto", "small", "full")
+ANSWER_MODES = ("auto", "extract", "generate")
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,16 @@ SPECS: tuple[SettingSpec, ...] = (
         _choice(*LLM_PROMPTS),
     ),
     SettingSpec(
+        "answer_mode",
+        "RAG_ANSWER_MODE",
+        "auto",
+        "What answer is shown first: extract (the sentence of the sources that answers the "
+        "question, quoted, with the short answer marked in it), generate (the answer model's "
+        "own text, each sentence checked against the sources), or auto (extract for small "
+        "models, generate for others).",
+        _choice(*ANSWER_MODES),
+    ),
+    SettingSpec(
         "chunk_size",
         "RAG_CHUNK_SIZE",
         "1000",
@@ -376,6 +387,7 @@ class Settings:
     llm_threads: int
     llm_gpu_layers: int
     llm_prompt: str
+    answer_mode: str
     chunk_size: int
     chunk_overlap: int
     chunk_context: str

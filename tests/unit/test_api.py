@@ -1,12 +1,14 @@
 import dataclasses
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app import Answer, Rag, Source
 from app.answers import SearchOptions
 from app.cli.chat import ChatSession
+from app.config.settings import load_settings
 from app.errors import ProviderError, UsageError
 from app.ingestion.run import IngestOptions
 from chains.prompts import SMALL_SYSTEM_PROMPT, SYSTEM_PROMPT
@@ -213,7 +215,15 @@ def test_a_small_model_gets_the_small_prompt_and_focused_sources(
     rag = Rag.from_settings(min_score=-1.0, chunk_context="none", llm_prompt="small")
     rag.ingest(write_files(tmp_path / "docs", SAMPLE_FILES))
     answer = rag.ask("When does the backup run?", k=2)
-    assert answer.text == BACKUP_REPLY
+    # A small model's answer is the sentence of the sources, with the short answer in it.
+    assert answer.kind == "quoted"
+    assert answer.text == (
+        "The backup runs nightly at 02:30 and copies the home folder to the NAS."
+    )
+    assert answer.short_answer == "02:30"
+    assert answer.marked_text.startswith("The backup runs nightly at **02:30** and")
+    assert answer.quote is not None and answer.quote.source == "backup.txt"
+    assert answer.supported_share == 1.0
     system, user = fake_models.calls[-1]
     assert system.content == SMALL_SYSTEM_PROMPT
     assert answer.evidence
@@ -274,3 +284,39 @@ def test_an_unknown_mode_is_a_usage_error(rag: Rag, fake_models: ScriptedChatMod
     assert fake_models.calls == []
     for mode in MODES:
         assert rag.retrieve("When does the backup run?", mode=mode)
+
+
+def test_answer_mode_generate_shows_the_small_models_own_text_checked(
+    tmp_path: Path, fake_models: ScriptedChatModel
+) -> None:
+    rag = Rag.from_settings(
+        min_score=-1.0, chunk_context="none", llm_prompt="small", answer_mode="generate"
+    )
+    rag.ingest(write_files(tmp_path / "docs", SAMPLE_FILES))
+    answer = rag.ask("When does the backup run?", k=2)
+    assert (answer.kind, answer.text) == ("generated", BACKUP_REPLY)
+    assert [item.supported for item in answer.support] == [True]
+    data = answer.to_dict()
+    assert data["answer_kind"] == "generated" and data["supported_share"] == 1.0
+    assert data["support"][0]["supported"] is True
+
+
+def test_a_generated_sentence_with_a_number_no_source_has_is_marked(
+    tmp_path: Path, hash_embeddings: Any
+) -> None:
+    llm = ScriptedChatModel(
+        replies={"backup": "The backup runs nightly at 02:30 [1]. It keeps 90 copies."}
+    )
+    rag = Rag(
+        load_settings({"min_score": -1.0, "chunk_context": "none"}),
+        embeddings=hash_embeddings,
+        llm=llm,
+    )
+    rag.ingest(write_files(tmp_path / "docs", SAMPLE_FILES))
+    answer = rag.ask("When does the backup run?", k=2)
+    assert [(item.text, item.supported) for item in answer.support] == [
+        ("The backup runs nightly at 02:30 [1].", True),
+        ("It keeps 90 copies.", False),
+    ]
+    assert "90" in answer.support[1].missing
+    assert answer.supported_share == 0.5
