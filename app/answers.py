@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -126,7 +127,11 @@ class Answer:
         if not short or short == self.text or short not in self.text:
             return self.text
         start = self.text.index(short)
-        return f"{self.text[:start]}**{short}**{self.text[start + len(short) :]}"
+        end = start + len(short)
+        for code in re.finditer(r"`[^`]+`", self.text):
+            if code.start() < end and start < code.end():  # bold cannot go inside code
+                start, end = min(start, code.start()), max(end, code.end())
+        return f"{self.text[:start]}**{self.text[start:end]}**{self.text[end:]}"
 
     @property
     def supported_share(self) -> float:
@@ -224,13 +229,6 @@ class AnswerStream(Iterator[str]):
             self._answer = self._assemble()
         return self._answer
 
-    def _grounding_evidence(self, evidence: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
-        """Evidence for the question as asked; a follow-up too vague alone uses the standalone."""
-        if not self._standalone or self._standalone == self.question:
-            return evidence
-        own = tuple(select_evidence(self.question, self._docs, scorer=self._scorer))
-        return own or evidence
-
     def _assemble(self) -> Answer:
         generated = "".join(self._pieces).strip()
         asked = self._standalone or self.question
@@ -248,9 +246,7 @@ class AnswerStream(Iterator[str]):
         if not self._docs:
             return dataclasses.replace(base, kind="not_covered" if generated == NOT_COVERED else "")
         grounded = (
-            grounded_answer(
-                self.question, self._grounding_evidence(evidence), self._docs, generated
-            )
+            grounded_answer(self.question, evidence, self._docs, generated)
             if self._extractive
             else None
         )

@@ -6,6 +6,7 @@ answer prompt sees the recent turns, trimmed to a token budget.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from operator import itemgetter
@@ -77,10 +78,32 @@ def first_line(text: str) -> str:
     return ""
 
 
+_DEPENDENT = re.compile(
+    r"^\s*(and|or|but|so|also|then|what about|how about)\b"
+    r"|\b(it|its|it's|that|this|these|those|they|them|their|there|he|she|him|her)\b",
+    re.IGNORECASE,
+)
+
+
+def depends_on_earlier_turns(question: str) -> bool:
+    """Whether a follow-up needs the conversation to be understood.
+
+    It does when it starts with "and", "what about", ... or points back with a pronoun
+    ("how do I change it?").
+    """
+    return _DEPENDENT.search(question) is not None
+
+
 def with_previous_question(inputs: dict[str, Any]) -> str:
-    """The last user question followed by the follow-up: a rewrite that needs no model."""
+    """The last user question followed by a follow-up that needs it: a rewrite without a model.
+
+    A question that stands on its own ("When do backups run?") is kept as it is.
+    """
+    question = str(inputs["question"])
     previous = [message.text for message in inputs["history"] if message.type == "human"]
-    return f"{previous[-1]} {inputs['question']}" if previous else str(inputs["question"])
+    if not previous or not depends_on_earlier_turns(question):
+        return question
+    return f"{previous[-1]} {question}"
 
 
 def build_condense_chain(

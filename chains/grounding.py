@@ -146,7 +146,8 @@ def question_kind(question: str) -> str:
     if re.search(r"\b(what|which) (year|decade|century|date|day|month)\b|\bwhen\b", text):
         return "date"
     if re.search(
-        r"\bhow (many|much|long|old|far|big|large|high|tall)\b|\bwhat (percentage|number|amount)\b",
+        r"\bhow (many|much|long|old|far|big|large|high|tall)\b"
+        r"|\bwhat (percentage|number|amount|port)\b",
         text,
     ):
         return "number"

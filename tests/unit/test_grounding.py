@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from langchain_core.documents import Document
+from langchain_core.messages import AIMessage, HumanMessage
 
+from app.answers import Answer
+from chains.conversation import depends_on_earlier_turns, with_previous_question
 from chains.evidence import select_evidence
 from chains.grounding import grounded_answer, question_kind, short_answer
 from chains.support import check_support, supported_share
@@ -117,3 +122,35 @@ def test_support_marks_invented_commands_and_a_share() -> None:
     assert supported_share(checked) == 0.5
     assert supported_share([]) == 1.0
     assert check_support("Anything at all.", [])[0].supported is False
+
+
+@pytest.mark.parametrize(
+    ("question", "dependent"),
+    [
+        ("and how do I change it?", True),
+        ("What about the NAS?", True),
+        ("Where is that configured?", True),
+        ("When do backups run?", False),
+        ("Which port does Ollama use?", False),
+    ],
+)
+def test_a_small_models_follow_up_borrows_the_previous_question_only_when_it_needs_it(
+    question: str, dependent: bool
+) -> None:
+    history = [HumanMessage("What port does Ollama listen on?"), AIMessage("11434")]
+    standalone = with_previous_question({"question": question, "history": history})
+    assert depends_on_earlier_turns(question) is dependent
+    assert standalone == (f"What port does Ollama listen on? {question}" if dependent else question)
+
+
+def test_the_short_answer_is_bold_and_a_command_stays_whole() -> None:
+    answer = Answer(
+        question="How do I start it?",
+        text="Run `OLLAMA_HOST=0.0.0.0:11434 ollama serve` to start it.",
+        sources=(),
+        short_answer="0.0.0.0:11434",
+    )
+    assert answer.marked_text == "Run **`OLLAMA_HOST=0.0.0.0:11434 ollama serve`** to start it."
+    plain = Answer(question="q", text="Backups run at 02:30.", sources=(), short_answer="02:30")
+    assert plain.marked_text == "Backups run at **02:30**."
+    assert dataclasses.replace(plain, short_answer="").marked_text == plain.text
