@@ -115,8 +115,20 @@ class Rag:
                 self._small_model = is_small_model(self.settings, choice, custom_gguf_file(choice))
                 self._llm_choice = choice
                 if self.settings.llm_provider == "auto":
-                    self._notify(f"answering with {choice.label} ({choice.reason})")
+                    self._notify(self._choice_notice(choice))
             return self._llm_choice
+
+    def _choice_notice(self, choice: LlmChoice) -> str:
+        """The line saying what answers: the model, or quotes when it is too small to write."""
+        quoting = self.settings.answer_mode == "extract" or (
+            self.settings.answer_mode == "auto" and self._small_model
+        )
+        if not quoting:
+            return f"answering with {choice.label} ({choice.reason})"
+        return (
+            f"answering with quotes from your documents: {choice.label} is too small to write "
+            f"answers (RAG_ANSWER_MODE=generate lets it; {choice.reason})"
+        )
 
     @property
     def llm(self) -> BaseChatModel | None:
@@ -136,6 +148,8 @@ class Rag:
         """
         from app.models.llamacpp import LlamaCppChat
 
+        if self.extractive:
+            return  # quoted answers need no answer model
         llm = self.llm
         if isinstance(llm, LlamaCppChat):
             prompt = self.answer_style().prompt
@@ -154,10 +168,16 @@ class Rag:
 
     @property
     def extractive(self) -> bool:
-        """Whether answers are quoted sentences of the sources (RAG_ANSWER_MODE)."""
+        """Whether answers are quoted sentences of the sources (RAG_ANSWER_MODE), not written.
+
+        ``auto`` quotes for small models; retrieval only (no answer model) never answers.
+        """
+        choice = self.llm_choice
+        if choice.provider == "none":
+            return False
         if self.settings.answer_mode != "auto":
             return self.settings.answer_mode == "extract"
-        return self._small_model and self.llm is not None
+        return self._small_model
 
     @property
     def llm_label(self) -> str:
@@ -311,6 +331,12 @@ class Rag:
         search = (options or SearchOptions()).with_changes(**changes)
         min_score = -math.inf if search.force else self.settings.min_score
         retriever = self.retriever(search)
+        if self.extractive:
+            from chains.quoting import build_quote_chain
+
+            quote = build_quote_chain(retriever, min_score=min_score)
+            inputs = {"question": question, "history": list(history or [])}
+            return self._answer_stream(question, quote.stream(inputs))
         llm = self.llm
         if llm is None:
             with provider_errors(self._explain):
@@ -336,7 +362,7 @@ class Rag:
             self.llm_label,
             self._explain,
             self.sentence_scorer,
-            extractive=self.extractive and self.llm is not None,
+            extractive=self.extractive,
         )
 
     def _explain(self, error: BaseException) -> str | None:

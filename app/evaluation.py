@@ -397,23 +397,24 @@ def evaluate_answers(
     """
     from app.answers import AnswerStream
     from chains.qa import AnswerStyle, build_qa_chain
+    from chains.quoting import build_quote_chain
 
     style = style or AnswerStyle()
     dataset = load_beir(dataset_dir)
     golds = load_answers(dataset_dir)
-    chain = build_qa_chain(
-        build_retriever(settings, index, embeddings),
-        llm,
-        min_score=settings.min_score,
-        style=style,
-    )
+    retriever = build_retriever(settings, index, embeddings)
+    chain = build_qa_chain(retriever, llm, min_score=settings.min_score, style=style)
+    quote = build_quote_chain(retriever, min_score=settings.min_score)
     predictions: dict[str, Prediction] = {}
     for qid in [q for q in golds if q in dataset.queries][:limit]:
         question = dataset.queries[qid]
         started = time.perf_counter()
-        stream = AnswerStream(
-            question, chain.stream(question), "", scorer=style.scorer, extractive=extractive
+        chunks = (
+            quote.stream({"question": question, "history": []})
+            if extractive
+            else chain.stream(question)
         )
+        stream = AnswerStream(question, chunks, "", scorer=style.scorer, extractive=extractive)
         answer = stream.answer
         predictions[qid] = Prediction(
             answer=answer.text,

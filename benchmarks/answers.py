@@ -68,6 +68,7 @@ from chains.prompts import (  # noqa: E402
     SMALL_USER_PROMPT,
 )
 from chains.qa import FULL_STYLE, AnswerStyle, build_qa_chain  # noqa: E402
+from chains.quoting import build_quote_chain  # noqa: E402
 
 QA_DIR = ROOT / "benchmarks" / "qa"
 
@@ -159,12 +160,18 @@ def run_variant(
     llm = build_llm(rag.settings, choice, variant.limits)
     assert llm is not None
     chain = build_qa_chain(retriever, llm, min_score=rag.settings.min_score, style=style)
+    quote = build_quote_chain(retriever, min_score=rag.settings.min_score)
     predictions: dict[str, Prediction] = {}
     first_tokens, totals = [], []
     for qid, question in questions.items():
         started = time.perf_counter()
+        chunks = (
+            quote.stream({"question": question, "history": []})
+            if variant.extractive
+            else chain.stream(question)
+        )
         stream = AnswerStream(
-            question, chain.stream(question), "", scorer=style.scorer, extractive=variant.extractive
+            question, chunks, "", scorer=style.scorer, extractive=variant.extractive
         )
         first = next(stream, None) and time.perf_counter()
         answer = stream.answer

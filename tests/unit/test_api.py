@@ -224,6 +224,11 @@ def test_a_small_model_gets_the_small_prompt_and_focused_sources(
     assert answer.marked_text.startswith("The backup runs nightly at **02:30** and")
     assert answer.quote is not None and answer.quote.source == "backup.txt"
     assert answer.supported_share == 1.0
+    assert fake_models.calls == []  # a quote needs no answer model
+    writing = Rag.from_settings(
+        min_score=-1.0, chunk_context="none", llm_prompt="small", answer_mode="generate"
+    )
+    answer = writing.ask("When does the backup run?", k=2)
     system, user = fake_models.calls[-1]
     assert system.content == SMALL_SYSTEM_PROMPT
     assert answer.evidence
