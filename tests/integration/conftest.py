@@ -44,8 +44,10 @@ def rag_env(index_dir: Path, **extra: str) -> dict[str, str]:
         TRANSFORMERS_OFFLINE="1",
         TOKENIZERS_PARALLELISM="false",
         RAG_INDEX_DIR=str(index_dir),
-        # No Ollama in tests: a closed loopback port makes `auto` pick the embedded model.
+        # No Ollama in tests: a closed loopback port makes `auto` pick the embedded model,
+        # and no model already on this machine is looked for.
         OLLAMA_HOST="127.0.0.1:9",
+        RAG_LLM_DISCOVER="0",
     )
     env.update(extra)
     return env
