@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from app.answers import Answer, AnswerStream, SearchOptions, Source, provider_errors
 from app.config.settings import Settings, load_settings
 from app.errors import UsageError
+from app.models.discovery import LocalModel, available_memory, fits
 from app.models.embeddings import build_embeddings
-from app.models.llms import LlmChoice, build_llm, choose_llm, custom_gguf_file
+from app.models.llms import LlmChoice, build_llm, choose_llm, custom_gguf_file, local_chat_models
 from app.models.ollama import explain_client_error
 from app.models.styles import SMALL_MODEL_LIMITS, answer_style, is_small_model
 from app.retrieval import build_retriever, build_store
@@ -65,6 +66,38 @@ class IndexStatus:
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
         return {**self.__dict__, "chunking": self.chunking.to_dict()}
+
+
+@dataclass(frozen=True)
+class LocalModels:
+    """What ``rag models`` shows: chat models on this machine and what ``auto`` answers with."""
+
+    models: tuple[LocalModel, ...]
+    fits: tuple[bool | None, ...]
+    available_memory: int | None
+    context_tokens: int
+    auto: LlmChoice
+
+    def is_auto(self, model: LocalModel) -> bool:
+        """Whether ``auto`` answers with this model."""
+        return self.auto.provider == "llamacpp" and self.auto.model == str(model.path)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return {
+            "models": [
+                {**model.to_dict(), "fits": fit, "auto": self.is_auto(model)}
+                for model, fit in zip(self.models, self.fits, strict=True)
+            ],
+            "available_memory": self.available_memory,
+            "context_tokens": self.context_tokens,
+            "auto": {
+                "provider": self.auto.provider,
+                "model": self.auto.model,
+                "label": self.auto.label,
+                "reason": self.auto.reason,
+            },
+        }
 
 
 class Rag:
@@ -391,4 +424,18 @@ def index_status(settings: Settings, store: IndexStore | None = None) -> IndexSt
         created_at=manifest.created_at,
         chunking=manifest.chunking,
         index_type=manifest.index.label,
+    )
+
+
+def local_models(settings: Settings) -> LocalModels:
+    """The chat GGUF models on this machine, whether each fits, and what ``auto`` picks."""
+    found = sorted(local_chat_models(), key=lambda m: (-m.parameters, m.name, m.source))
+    available = available_memory()
+    auto = choose_llm(settings.replace(llm_provider="auto"), models=found)
+    return LocalModels(
+        models=tuple(found),
+        fits=tuple(fits(model, available, settings.llm_ctx) for model in found),
+        available_memory=available,
+        context_tokens=settings.llm_ctx,
+        auto=auto,
     )

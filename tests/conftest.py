@@ -18,10 +18,15 @@ _STANDARD_VARIABLES = ("OLLAMA_HOST",)
 
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Run each test in its own folder, with no RAG_* settings and no hub access."""
+    """Run each test in its own folder, with no RAG_* settings and no hub access.
+
+    Models already on the machine are not looked for (RAG_LLM_DISCOVER=0): ``auto`` answers
+    with the embedded model, except in the tests that turn discovery on over fake folders.
+    """
     for name in list(os.environ):
         if name.startswith(_SETTINGS_PREFIXES) or name in _STANDARD_VARIABLES:
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RAG_LLM_DISCOVER", "0")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")

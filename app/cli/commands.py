@@ -1,4 +1,4 @@
-"""The ``rag`` command: ingest, ask, chat, status, reindex, doctor, eval.
+"""The ``rag`` command: ingest, ask, chat, status, reindex, doctor, models, eval.
 
 Heavy imports (torch, faiss, LangChain) happen inside the commands that need them.
 """
@@ -18,7 +18,7 @@ from app.errors import RagError, UsageError, exit_code_of, one_line
 from retrievers.modes import MODES
 
 if TYPE_CHECKING:
-    from app.api import Rag
+    from app.api import LocalModels, Rag
     from app.config.settings import Settings
     from app.ingestion.loading import SkippedFile
     from retrievers.modes import Mode
@@ -363,6 +363,27 @@ def doctor(
         raise typer.Exit(code)
 
 
+@cli.command()
+def models(
+    ctx: typer.Context,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List chat GGUF models already on this machine and the one `auto` answers with."""
+    state: CliState = ctx.obj
+
+    def run() -> None:
+        from app.api import local_models
+
+        found = local_models(state.settings())
+        if json_output:
+            typer.echo(json.dumps(found.to_dict(), ensure_ascii=False))
+            return
+        for line in _models_table(found):
+            typer.echo(line)
+
+    guarded(run, state.debug)
+
+
 @cli.command(name="eval")
 def evaluate(
     ctx: typer.Context,
@@ -444,6 +465,40 @@ class _progress_bar:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+def _models_table(found: LocalModels) -> list[str]:
+    """The lines of `rag models`: one row a model (``*`` marks auto's), memory, auto's choice."""
+    if not found.models:
+        lines = [
+            "No chat GGUF models found (Ollama's model store, LM Studio, the Hugging Face "
+            "cache, ragkit's models folder)."
+        ]
+    else:
+        rows = [("", "name", "source", "params", "quant", "size", "fits")]
+        for model, fit in zip(found.models, found.fits, strict=True):
+            rows.append(
+                (
+                    "*" if found.is_auto(model) else "",
+                    model.name,
+                    model.source,
+                    model.parameters_label,
+                    model.quantisation,
+                    _human_size(model.size_bytes),
+                    {True: "yes", False: "no", None: "?"}[fit],
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+        ]
+    if found.available_memory is not None:
+        lines.append(
+            f"free memory {_human_size(found.available_memory)}; a model needs its size plus "
+            f"20% and the cache of {found.context_tokens} tokens of context"
+        )
+    lines.append(f"auto answers with {found.auto.label} ({found.auto.reason})")
+    return lines
 
 
 def _human_size(size: int) -> str:

@@ -175,8 +175,9 @@ SPECS: tuple[SettingSpec, ...] = (
         "llm_provider",
         "RAG_LLM_PROVIDER",
         "auto",
-        "Answer model: auto (Ollama when it runs and has the model, else embedded), "
-        "llamacpp (embedded), ollama, or none (retrieval only).",
+        "Answer model: auto (Ollama when it runs and has the model, else the largest chat "
+        "GGUF already on this machine that fits in free memory, else embedded), llamacpp "
+        "(embedded), ollama, or none (retrieval only).",
         _choice(*LLM_PROVIDERS),
     ),
     SettingSpec(
@@ -187,6 +188,15 @@ SPECS: tuple[SettingSpec, ...] = (
         f"Empty: the embedded {DEFAULT_LLAMACPP_MODEL}, or {DEFAULT_OLLAMA_LLM_MODEL} "
         "on Ollama.",
         _text,
+    ),
+    SettingSpec(
+        "llm_discover",
+        "RAG_LLM_DISCOVER",
+        "1",
+        "1 = with RAG_LLM_PROVIDER=auto and no usable Ollama, look for chat GGUF files "
+        "already on this machine (Ollama's model store, LM Studio, the Hugging Face cache, "
+        "ragkit's models folder); 0 = go straight to the embedded model.",
+        _flag,
     ),
     SettingSpec(
         "llm_ctx",
@@ -381,6 +391,7 @@ class Settings:
     embed_backend: str
     llm_provider: str
     llm_model: str
+    llm_discover: bool
     llm_ctx: int
     llm_max_tokens: int
     llm_temperature: float | None

@@ -1,12 +1,13 @@
 """The answer model: which one to use, and building it within its style's generation limits.
 
-``auto`` resolves to Ollama when it runs and has the model, else to the embedded model.
+``auto`` resolves to Ollama when it runs and has the model, else to the largest chat GGUF
+already on this machine that fits in free memory (``discovery.py``), else to the embedded model.
 One builder per provider; imports are lazy so the CLI starts fast.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,12 +19,14 @@ from app.config.settings import (
     Settings,
 )
 from app.errors import ProviderError
-from app.models.ollama import OllamaStatus, prepare_ollama, require_model
+from app.models.ollama import OllamaStatus, has_model_name, prepare_ollama, require_model
 from app.models.ollama import probe as ollama_probe
 from app.models.packages import import_or_hint, package_folder
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+    from app.models.discovery import LocalModel
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -86,9 +89,14 @@ def custom_gguf_file(choice: LlmChoice) -> Path | None:
 
 
 def choose_llm(
-    settings: Settings, probe: Callable[[str, float], OllamaStatus] | None = None
+    settings: Settings,
+    probe: Callable[[str, float], OllamaStatus] | None = None,
+    models: Sequence[LocalModel] | None = None,
 ) -> LlmChoice:
-    """Resolve ``auto``: Ollama when it answers and has the model, else the embedded model."""
+    """Resolve ``auto``: Ollama with the model, else the best local GGUF, else the embedded one.
+
+    ``models`` are the local models to choose from (default: ``local_chat_models()``).
+    """
     model = settings.llm_model
     match settings.llm_provider:
         case "none":
@@ -110,7 +118,49 @@ def choose_llm(
         return LlmChoice("ollama", wanted, f"Ollama at {settings.ollama_host} has {wanted}")
     else:
         reason = f"Ollama has no model {wanted}: `ollama pull {wanted}` to use it"
+    if settings.llm_discover:
+        found = discovered_llm(settings, reason, model, models)
+        if found is not None:
+            return found
     return LlmChoice("llamacpp", DEFAULT_LLAMACPP_MODEL, reason)
+
+
+def local_chat_models() -> list[LocalModel]:
+    """The chat GGUF models on this machine, without the embedded SmolLM2 file."""
+    from app.models.discovery import local_models
+
+    try:
+        skip = [embedded_gguf_path()]
+    except ProviderError:
+        skip = []
+    return local_models(skip=skip)
+
+
+def discovered_llm(
+    settings: Settings,
+    why_not_ollama: str,
+    wanted: str = "",
+    models: Sequence[LocalModel] | None = None,
+) -> LlmChoice | None:
+    """The largest chat GGUF on this machine that fits in free memory, as a llamacpp choice.
+
+    With an Ollama model named (``wanted``), only that model's file in Ollama's store counts.
+    """
+    from app.models.discovery import available_memory, pick
+
+    models = local_chat_models() if models is None else models
+    if wanted:
+        models = [m for m in models if m.source == "ollama" and has_model_name(wanted, m.name)]
+    best = pick(models, available_memory(), settings.llm_ctx)
+    if best is None:
+        return None
+    which = "its file in Ollama's store" if wanted else "the largest local model that fits"
+    return LlmChoice(
+        "llamacpp",
+        str(best.path),
+        f"{why_not_ollama}; found {best.name} ({best.source}, {best.parameters_label} "
+        f"{best.quantisation}), {which}, run by llama.cpp",
+    )
 
 
 @dataclass(frozen=True)

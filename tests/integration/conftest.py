@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DATA_DIR
+from tests.conftest import DATA_DIR, REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -44,8 +44,12 @@ def rag_env(index_dir: Path, **extra: str) -> dict[str, str]:
         TRANSFORMERS_OFFLINE="1",
         TOKENIZERS_PARALLELISM="false",
         RAG_INDEX_DIR=str(index_dir),
-        # No Ollama in tests: a closed loopback port makes `auto` pick the embedded model.
+        # No Ollama in tests: a closed loopback port makes `auto` pick the embedded model,
+        # and no model already on this machine is looked for.
         OLLAMA_HOST="127.0.0.1:9",
+        RAG_LLM_DISCOVER="0",
+        # The code under test, not the checkout the virtualenv was installed from (a worktree).
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
     )
     env.update(extra)
     return env

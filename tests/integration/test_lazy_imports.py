@@ -52,9 +52,10 @@ def loaded_modules(args: list[str], index_dir: Path) -> tuple[str, set[str]]:
         (["--help"], "Usage: rag"),
         (["status", "--json"], '"chunks"'),
         (["doctor", "--json"], '"checks"'),
+        (["models", "--json"], '"models"'),
     ],
 )
-def test_help_status_and_doctor_load_no_model_library(
+def test_help_status_doctor_and_models_load_no_model_library(
     sample_index: Path, args: list[str], expected: str
 ) -> None:
     """Weights are checked as files, so these work (and are quick) without torch or faiss."""
