@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DATA_DIR
+from tests.conftest import DATA_DIR, REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -46,6 +46,8 @@ def rag_env(index_dir: Path, **extra: str) -> dict[str, str]:
         RAG_INDEX_DIR=str(index_dir),
         # No Ollama in tests: a closed loopback port makes `auto` pick the embedded model.
         OLLAMA_HOST="127.0.0.1:9",
+        # The code under test, not the editable install's checkout (another worktree).
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
     )
     env.update(extra)
     return env
