@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
-import os
 import sys
 import threading
 from collections.abc import Callable
@@ -246,8 +245,9 @@ def _read_stdin_line(_: str) -> str:
 
 def history_file() -> Path:
     """Where the REPL keeps its input history: the user's data folder."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "ragkit" / "chat_history"
+    from app.config.paths import user_data_dir
+
+    return user_data_dir() / "chat_history"
 
 
 def _enable_line_editing() -> None:

@@ -1,4 +1,4 @@
-"""The ``rag`` command: ingest, ask, chat, status, reindex, doctor, models, eval.
+"""The ``rag`` command: ingest, ask, chat, status, reindex, doctor, models, pull, eval.
 
 Heavy imports (torch, faiss, LangChain) happen inside the commands that need them.
 """
@@ -440,15 +440,38 @@ def evaluate(
     guarded(run, state.debug)
 
 
+@cli.command()
+def pull(
+    ctx: typer.Context,
+    model: Annotated[
+        str,
+        typer.Argument(help="fast, balanced, accurate, or OWNER/REPO/FILE.gguf on the hub."),
+    ],
+) -> None:
+    """Download an answer model (GGUF) from the Hugging Face hub into the user data folder."""
+    state: CliState = ctx.obj
+
+    def run() -> None:
+        from app.models.pull import parse_spec, pull
+
+        with _progress_bar(Path(parse_spec(model).filename).name, "B") as progress:
+            result = pull(model, on_progress=progress)
+        typer.echo(result.summary())
+
+    guarded(run, state.debug)
+
+
 def _warn_skipped(skipped: SkippedFile) -> None:
     typer.echo(f"warning: skipped {skipped.path}: {skipped.reason}", err=True)
 
 
 class _progress_bar:
-    """A progress bar on stderr while chunks are embedded, only when stderr is a terminal."""
+    """A progress bar on stderr (chunks embedded, bytes downloaded), only on a terminal."""
 
-    def __init__(self) -> None:
+    def __init__(self, desc: str = "Embedding", unit: str = "chunk") -> None:
         self._bar: Any = None
+        self._desc = desc
+        self._unit = unit
 
     def __enter__(self) -> Callable[[int, int], None] | None:
         if not sys.stderr.isatty():
@@ -459,7 +482,15 @@ class _progress_bar:
         if self._bar is None:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc="Embedding", unit="chunk", file=sys.stderr)
+            scaled = self._unit == "B"
+            self._bar = tqdm(
+                total=total,
+                desc=self._desc,
+                unit=self._unit,
+                unit_scale=scaled,
+                unit_divisor=1024 if scaled else 1000,
+                file=sys.stderr,
+            )
         self._bar.update(done - self._bar.n)
 
     def __exit__(self, *exc: object) -> None:

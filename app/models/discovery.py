@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from app.config.paths import models_dir
+
 OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
 OLLAMA_SYSTEM_MODELS = Path("/usr/share/ollama/.ollama/models")
 OLLAMA_DEFAULT_REGISTRY = "registry.ollama.ai"
@@ -310,12 +312,11 @@ class ModelFolders:
         else:
             cache = Path(environ["XDG_CACHE_HOME"]) if environ.get("XDG_CACHE_HOME") else None
             hf = (cache or home / ".cache") / "huggingface" / "hub"
-        data = environ.get("XDG_DATA_HOME") or str(home / ".local" / "share")
         return cls(
             ollama=tuple(ollama),
             lmstudio=(home / ".lmstudio" / "models", home / ".cache" / "lm-studio" / "models"),
             hf_cache=(hf.expanduser(),),
-            ragkit=(Path(data).expanduser() / "ragkit" / "models",),
+            ragkit=(models_dir(environ, home),),
         )
 
 

@@ -9,14 +9,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 @contextmanager
-def serve_on_loopback(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    """Yield the server's base URL; shut it down and join its thread afterwards."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+def serve_on_loopback(
+    handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1"
+) -> Iterator[str]:
+    """Yield the server's base URL; shut it down and join its thread afterwards.
+
+    ``host`` may be any address of 127.0.0.0/8 (all of it is loopback on Linux).
+    """
+    server = ThreadingHTTPServer((host, 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://{host}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
