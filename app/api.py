@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.answers import Answer, AnswerStream, SearchOptions, Source, provider_errors
-from app.config.settings import Settings, load_settings
+from app.config.settings import DEFAULT_LLAMACPP_MODEL, Settings, load_settings
 from app.errors import UsageError
 from app.models.discovery import LocalModel, available_memory, fits
 from app.models.embeddings import build_embeddings
@@ -154,7 +154,7 @@ class Rag:
     def _choice_notice(self, choice: LlmChoice) -> str:
         """The line saying what answers: the model, or quotes when it is too small to write."""
         quoting = self.settings.answer_mode == "extract" or (
-            self.settings.answer_mode == "auto" and self._small_model
+            self.settings.answer_mode == "auto" and quotes_by_default(self.settings, choice)
         )
         if not quoting:
             return f"answering with {choice.label} ({choice.reason})"
@@ -210,7 +210,7 @@ class Rag:
             return False
         if self.settings.answer_mode != "auto":
             return self.settings.answer_mode == "extract"
-        return self._small_model
+        return quotes_by_default(self.settings, choice)
 
     @property
     def llm_label(self) -> str:
@@ -408,6 +408,15 @@ class Rag:
         if explained is not None and not uses_ollama and self.settings.embed_provider != "ollama":
             return f"the answer model {self.llm_label} failed: {error}"
         return explained
+
+
+def quotes_by_default(settings: Settings, choice: LlmChoice) -> bool:
+    """Whether RAG_ANSWER_MODE=auto quotes: for the embedded model and RAG_LLM_PROMPT=small.
+
+    A GGUF file the user chose writes its answers (with the small prompt when it is small).
+    """
+    embedded = choice.provider == "llamacpp" and choice.model == DEFAULT_LLAMACPP_MODEL
+    return embedded or settings.llm_prompt == "small"
 
 
 def index_status(settings: Settings, store: IndexStore | None = None) -> IndexStatus:

@@ -1,4 +1,4 @@
-"""Answer benchmark: prompt styles of the embedded SmolLM2-135M on the project's QA set, one run.
+"""Answer benchmark: answer modes and prompt styles of the embedded SmolLM2-135M, one run.
 
 Ingests data/ into a temporary index (MiniLM, hybrid retrieval, the defaults), then answers
 every question of benchmarks/qa with each variant and prints one table: how often the answer
@@ -6,7 +6,13 @@ and the quoted evidence contain a gold answer, token F1 and exact match (SQuAD
 normalisation), time to first token and seconds per answer (retrieval included). The first
 row is the foundation's plain prompt (whole chunks, citations, 256 tokens): the baseline.
 
-    python benchmarks/answers.py [--limit N] [--variants plain,small]
+    python benchmarks/answers.py [--limit N] [--variants plain,grounded,small]
+    python benchmarks/answers.py --dataset ../shared/data/squad-half --limit 100
+
+"grounded" is the default for small models: the answer shown is the quoted sentence of the
+sources with its short answer (RAG_ANSWER_MODE=extract; no answer model is called). The
+short-answer columns score that span (the whole answer for the other variants), "supported"
+is the share of answer sentences the support check finds in the sources.
 
 Variants: "small" is ragkit's small-model style (short answer instruction, no citations, the
 2 best sentences of each chunk by word overlap, sources without file names; a 48-token cap,
@@ -247,7 +253,9 @@ def main() -> None:
         every = evidence_on_every_question(rag, retriever, dataset.queries, golds)
     default = answer_style(True)
     print(
-        f"{len(questions)} questions on data/, embedded {DEFAULT_LLAMACPP_MODEL}, "
+        f"{len(questions)} questions on "
+        f"{'data/' if args.dataset == QA_DIR else args.dataset.name}, "
+        f"embedded {DEFAULT_LLAMACPP_MODEL}, "
         f"{os.cpu_count()} CPUs, RAG_LLM_THREADS={rag.settings.llm_threads}; "
         f"small style: {default.sentences_per_chunk} sentences/chunk, "
         f"{SMALL_MODEL_LIMITS.max_tokens} tokens, temperature {SMALL_MODEL_LIMITS.temperature}, "

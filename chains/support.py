@@ -1,8 +1,9 @@
 """Support check: whether each sentence of an answer is backed by the retrieved sources.
 
-A sentence is supported when every number it states occurs in the sources and most of its
-content words (stemmed; Chinese segmented) do too. It is a check on words, not meaning: it
-catches invented numbers, names and commands, the usual failures of a small model.
+A sentence is supported when every number it states and every command in backticks occurs
+in the sources and most of its content words (stemmed; Chinese segmented) do too. It is a
+check on words, not meaning: it catches invented numbers, names and commands, the usual
+failures of a small model.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from retrievers.sparse import tokenize
 SUPPORTED_WORD_SHARE = 0.6
 """Share of a sentence's content words that must occur in the sources."""
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_CODE = re.compile(r"`([^`\n]+)`")
 _CITATION = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
 
 
@@ -41,6 +43,8 @@ def check_support(answer: str, docs: Sequence[Document]) -> list[SentenceSupport
         text = answer[start:end]
         plain = _CITATION.sub("", text)
         numbers = [n for n in _NUMBER.findall(plain) if not _occurs(n, source_text)]
+        # A command or name in backticks must stand in a source as it is written.
+        numbers += [f"`{code}`" for code in _CODE.findall(plain) if code not in source_text]
         words = list(dict.fromkeys(tokenize(plain)))
         unknown = [w for w in words if w not in source_words and not _NUMBER.fullmatch(w)]
         share = 1 - len(unknown) / len(words) if words else 1.0

@@ -250,8 +250,8 @@ SPECS: tuple[SettingSpec, ...] = (
         "auto",
         "What answer is shown first: extract (the sentence of the sources that answers the "
         "question, quoted, with the short answer marked in it), generate (the answer model's "
-        "own text, each sentence checked against the sources), or auto (extract for small "
-        "models, generate for others).",
+        "own text, each sentence checked against the sources), or auto (extract for the "
+        "embedded model and with RAG_LLM_PROMPT=small, generate otherwise).",
         _choice(*ANSWER_MODES),
     ),
     SettingSpec(

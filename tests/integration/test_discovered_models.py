@@ -94,7 +94,8 @@ def test_rag_models_finds_the_ollama_and_hugging_face_models(
 def test_auto_answers_with_the_ollama_model_while_no_ollama_runs(
     sample_index: Path, machine: dict[str, str]
 ) -> None:
-    env = rag_env(sample_index, RAG_LLM_PROVIDER="auto", **machine)
+    # The stand-in is a copy of the tiny embedded model: it must write, not quote, here.
+    env = rag_env(sample_index, RAG_LLM_PROVIDER="auto", RAG_ANSWER_MODE="generate", **machine)
     result = run_rag(["ask", QUESTION, "--json"], env)
     notice = [line for line in result.stderr.splitlines() if "answering with" in line]
     assert len(notice) == 1, result.stderr
@@ -102,7 +103,7 @@ def test_auto_answers_with_the_ollama_model_while_no_ollama_runs(
     assert f"found {OLLAMA_NAME} (ollama, 135M Q4_1)" in notice[0]
     data = json.loads(result.stdout)
     assert data["llm"].startswith(f"llamacpp:{machine['OLLAMA_MODELS']}/blobs/sha256-")
-    assert data["answer"].strip()
+    assert data["answer"].strip() and data["answer_kind"] == "generated"
     assert data["sources"]
 
 

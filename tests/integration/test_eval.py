@@ -9,6 +9,7 @@ import pytest
 
 from tests.integration.conftest import rag_env, run_json
 
+UNBOUNDED = {"questions", "median_words", "seconds_per_question"}
 pytestmark = pytest.mark.integration
 
 CORPUS = {
@@ -58,4 +59,7 @@ def test_eval_reports_metrics_for_every_mode_and_scores_answers(tmp_path: Path) 
     assert answers["questions"] == 2
     assert set(answers) >= {"exact_match", "f1", "contains_gold", "evidence_contains_gold"}
     assert answers["evidence_contains_gold"] == 1.0
-    assert all(0.0 <= value <= 1.0 for name, value in answers.items() if name != "questions")
+    shares = {name: value for name, value in answers.items() if name not in UNBOUNDED}
+    assert all(0.0 <= value <= 1.0 for value in shares.values()), shares
+    assert set(answers) >= {"short_exact_match", "short_f1", "median_words", "supported_share"}
+    assert answers["median_words"] >= 1 and answers["seconds_per_question"] >= 0

@@ -40,7 +40,11 @@ def test_ask_answers_and_cites_a_sample_file(sample_index: Path) -> None:
     assert evidence.strip().startswith("[")
     assert cited and all(name.split(":")[0] in SAMPLE_FILES for name in cited)
     assert "ollama-notes.md" in " ".join(cited)
-    assert "answering with llamacpp:SmolLM2-135M-Instruct" in result.stderr
+    assert (
+        "answering with quotes from your documents: llamacpp:SmolLM2-135M-Instruct is too small"
+        in result.stderr
+    )
+    assert "ollama create" in answer  # the quick-start question, answered right
 
 
 def test_ask_json_carries_answer_and_sources(sample_index: Path) -> None:

@@ -154,3 +154,13 @@ def test_the_short_answer_is_bold_and_a_command_stays_whole() -> None:
     plain = Answer(question="q", text="Backups run at 02:30.", sources=(), short_answer="02:30")
     assert plain.marked_text == "Backups run at **02:30**."
     assert dataclasses.replace(plain, short_answer="").marked_text == plain.text
+
+
+def test_support_marks_a_command_no_source_has() -> None:
+    checked = check_support(
+        "Use the `ollama import` command. Run `ollama create my-model -f Modelfile`.", [NOTES]
+    )
+    assert [(item.supported, item.missing[:1]) for item in checked] == [
+        (False, ("`ollama import`",)),
+        (True, ()),
+    ]
