@@ -9,6 +9,7 @@ the test's folder.
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 from collections.abc import Iterator
 from dataclasses import astuple
@@ -102,6 +103,12 @@ def test_pull_directly_checks_the_file_and_says_how_to_use_it(
     again = run_rag(["pull", spec(hub)], env)
     assert again.stdout.startswith(f"Already there: {target} (98.4 MB, sha256")
     assert [seen.method for seen in file_requests(hub.requests[seen_before:])] == ["HEAD"]
+
+    # `rag models` lists the pulled file and `auto` picks it (nothing else on this fake home).
+    lookup = {**env, "RAG_LLM_DISCOVER": "1", "HOME": str(tmp_path), "OLLAMA_MODELS": ""}
+    found = json.loads(run_rag(["models", "--json"], lookup).stdout)
+    assert [model["path"] for model in found["models"]] == [str(target)]
+    assert found["auto"]["model"] == str(target)
 
     answer = run_rag(
         ["ask", "How do I import a GGUF model into Ollama?", "--json"],
