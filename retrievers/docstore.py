@@ -10,7 +10,6 @@ stays readable by the process that has it open.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -102,9 +101,11 @@ class Docstore(Sequence[ChunkRecord]):
         return store
 
     def __del__(self) -> None:
-        """Close the file."""
-        with contextlib.suppress(AttributeError, OSError):
+        """Close the file (at interpreter exit the modules may already be gone)."""
+        try:  # noqa: SIM105 - contextlib may be torn down already at exit
             os.close(self._descriptor)
+        except (AttributeError, OSError, TypeError):
+            pass
 
     def __len__(self) -> int:
         """Number of records."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -41,9 +40,11 @@ class StoredVectorFile:
         self._descriptor = os.open(path, os.O_RDONLY)
 
     def __del__(self) -> None:
-        """Close the file."""
-        with contextlib.suppress(AttributeError, OSError):
+        """Close the file (at interpreter exit the modules may already be gone)."""
+        try:  # noqa: SIM105 - contextlib may be torn down already at exit
             os.close(self._descriptor)
+        except (AttributeError, OSError, TypeError):
+            pass
 
     def __getitem__(self, rows: int | npt.NDArray[np.int64]) -> npt.NDArray[Any]:
         """One row, or the given rows in order."""
