@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,11 +97,6 @@ def parse_spec(spec: str) -> HubFile:
     return HubFile("/".join(parts[:2]), "/".join(parts[2:]))
 
 
-def models_folder(env: Mapping[str, str] | None = None) -> Path:
-    """``$XDG_DATA_HOME/ragkit/models``, else ``~/.local/share/ragkit/models``."""
-    return models_dir(env)
-
-
 def target_path(folder: Path, file: HubFile) -> Path:
     """Where a pulled file goes: its file name, directly in the models folder."""
     return folder / Path(file.filename).name
@@ -149,7 +144,7 @@ def pull(
 ) -> PullResult:
     """Download ``spec`` into the models folder, checked; a file already there is kept."""
     file = parse_spec(spec)
-    target = target_path(folder or models_folder(), file)
+    target = target_path(folder or models_dir(), file)
     from huggingface_hub import constants
 
     if constants.is_offline_mode():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from app.config.paths import models_dir
 from app.errors import ProviderError, UsageError
 from app.models.pull import (
     PRESETS,
@@ -14,7 +15,6 @@ from app.models.pull import (
     PullResult,
     RemoteFile,
     check_download,
-    models_folder,
     parse_spec,
     partial_path,
     remote_file_of,
@@ -53,10 +53,10 @@ def test_anything_else_is_a_usage_error_naming_the_forms(spec: str) -> None:
 
 
 def test_the_models_folder_follows_xdg_data_home(tmp_path: Path) -> None:
-    assert models_folder({"XDG_DATA_HOME": str(tmp_path)}) == tmp_path / "ragkit" / "models"
+    assert models_dir({"XDG_DATA_HOME": str(tmp_path)}) == tmp_path / "ragkit" / "models"
     home = Path.home() / ".local" / "share" / "ragkit" / "models"
-    assert models_folder({}) == home
-    assert models_folder({"XDG_DATA_HOME": "relative/data"}) == home  # invalid per the spec
+    assert models_dir({}) == home
+    assert models_dir({"XDG_DATA_HOME": "relative/data"}) == home  # invalid per the spec
 
 
 def test_the_target_is_the_file_name_in_the_folder_and_the_partial_file_beside_it(
