@@ -153,10 +153,7 @@ class Rag:
 
     def _choice_notice(self, choice: LlmChoice) -> str:
         """The line saying what answers: the model, or quotes when it is too small to write."""
-        quoting = self.settings.answer_mode == "extract" or (
-            self.settings.answer_mode == "auto" and quotes_by_default(self.settings, choice)
-        )
-        if not quoting:
+        if not quotes_answers(self.settings, choice):
             return f"answering with {choice.label} ({choice.reason})"
         return (
             f"answering with quotes from your documents: {choice.label} is too small to write "
@@ -201,16 +198,8 @@ class Rag:
 
     @property
     def extractive(self) -> bool:
-        """Whether answers are quoted sentences of the sources (RAG_ANSWER_MODE), not written.
-
-        ``auto`` quotes for small models; retrieval only (no answer model) never answers.
-        """
-        choice = self.llm_choice
-        if choice.provider == "none":
-            return False
-        if self.settings.answer_mode != "auto":
-            return self.settings.answer_mode == "extract"
-        return quotes_by_default(self.settings, choice)
+        """Whether answers are quoted sentences of the sources (RAG_ANSWER_MODE), not written."""
+        return quotes_answers(self.settings, self.llm_choice)
 
     @property
     def llm_label(self) -> str:
@@ -292,9 +281,9 @@ class Rag:
         """Answer the dataset's answers.jsonl questions over ``index`` and score them."""
         from app.evaluation import evaluate_answers
 
-        llm = self.llm
-        if llm is None:
+        if self.llm_choice.provider == "none":
             raise UsageError("--answers needs an answer model (RAG_LLM_PROVIDER is none)")
+        llm = None if self.extractive else self.llm  # a quoted answer calls no model
         return evaluate_answers(
             dataset_dir,
             index,
@@ -410,11 +399,16 @@ class Rag:
         return explained
 
 
-def quotes_by_default(settings: Settings, choice: LlmChoice) -> bool:
-    """Whether RAG_ANSWER_MODE=auto quotes: for the embedded model and RAG_LLM_PROMPT=small.
+def quotes_answers(settings: Settings, choice: LlmChoice) -> bool:
+    """Whether answers are quoted sentences of the sources rather than the model's own text.
 
-    A GGUF file the user chose writes its answers (with the small prompt when it is small).
+    RAG_ANSWER_MODE=auto quotes for the embedded model and with RAG_LLM_PROMPT=small; a GGUF
+    file the user chose writes its answers. Retrieval only (no answer model) never answers.
     """
+    if choice.provider == "none":
+        return False
+    if settings.answer_mode != "auto":
+        return settings.answer_mode == "extract"
     embedded = choice.provider == "llamacpp" and choice.model == DEFAULT_LLAMACPP_MODEL
     return embedded or settings.llm_prompt == "small"
 

@@ -384,7 +384,7 @@ def evaluate_answers(
     index: VectorIndex,
     settings: Settings,
     embeddings: Embeddings,
-    llm: BaseChatModel,
+    llm: BaseChatModel | None,
     *,
     limit: int | None = None,
     style: AnswerStyle | None = None,
@@ -393,8 +393,11 @@ def evaluate_answers(
     """Answer the questions of answers.jsonl as ``rag ask`` would; score what it shows.
 
     ``style`` is the answer model's prompt style (``Rag.answer_style()``); its sentence
-    scorer also picks the evidence. ``extractive``: answers are quoted sentences.
+    scorer also picks the evidence. ``extractive``: answers are quoted sentences, and
+    ``llm`` (which may then be None) is not called.
     """
+    from langchain_core.runnables import Runnable
+
     from app.answers import AnswerStream
     from chains.qa import AnswerStyle, build_qa_chain
     from chains.quoting import build_quote_chain
@@ -403,18 +406,20 @@ def evaluate_answers(
     dataset = load_beir(dataset_dir)
     golds = load_answers(dataset_dir)
     retriever = build_retriever(settings, index, embeddings)
-    chain = build_qa_chain(retriever, llm, min_score=settings.min_score, style=style)
-    quote = build_quote_chain(retriever, min_score=settings.min_score)
+    answer_chain: Runnable[Any, dict[str, Any]]
+    if extractive or llm is None:
+        answer_chain = build_quote_chain(retriever, min_score=settings.min_score)
+        extractive = True
+    else:
+        answer_chain = build_qa_chain(retriever, llm, min_score=settings.min_score, style=style)
     predictions: dict[str, Prediction] = {}
     for qid in [q for q in golds if q in dataset.queries][:limit]:
         question = dataset.queries[qid]
         started = time.perf_counter()
-        chunks = (
-            quote.stream({"question": question, "history": []})
-            if extractive
-            else chain.stream(question)
+        inputs: Any = {"question": question, "history": []} if extractive else question
+        stream = AnswerStream(
+            question, answer_chain.stream(inputs), "", scorer=style.scorer, extractive=extractive
         )
-        stream = AnswerStream(question, chunks, "", scorer=style.scorer, extractive=extractive)
         answer = stream.answer
         predictions[qid] = Prediction(
             answer=answer.text,
