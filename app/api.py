@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.answers import Answer, AnswerStream, SearchOptions, Source, provider_errors
 from app.config.settings import DEFAULT_LLAMACPP_MODEL, Settings, load_settings
-from app.errors import UsageError
+from app.errors import NotInIndexError, UsageError
 from app.models.discovery import LocalModel, available_memory, fits
 from app.models.embeddings import build_embeddings
 from app.models.llms import LlmChoice, build_llm, choose_llm, custom_gguf_file, local_chat_models
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
 
     from app.evaluation import EvalReport
+    from app.ingestion.forgetting import ForgetReport
     from app.ingestion.loading import SkipHandler
     from app.ingestion.reindexing import ReindexReport
     from app.ingestion.run import IngestOptions, IngestReport, Progress
@@ -66,6 +67,21 @@ class IndexStatus:
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
         return {**self.__dict__, "chunking": self.chunking.to_dict()}
+
+
+@dataclass(frozen=True)
+class IndexedFile:
+    """One file in the index, as ``rag ls``, the server and MCP list it."""
+
+    source: str
+    path: str
+    chunks: int
+    size: int
+    content_hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -294,6 +310,40 @@ class Rag:
             style=self.answer_style(),
             extractive=self.extractive,
         )
+
+    def documents(self) -> list[IndexedFile]:
+        """The files in the index, by source, from its manifest (no vectors loaded)."""
+        files = sorted(self.store.manifest().files, key=lambda entry: entry.source)
+        return [
+            IndexedFile(entry.source, entry.path, entry.chunks, entry.size, entry.content_hash)
+            for entry in files
+        ]
+
+    def passage(self, chunk_id: str) -> Source:
+        """One indexed chunk by its id, as a citation links to it (``NotInIndexError``)."""
+        index = self.index()
+        row = index.row_of(chunk_id)
+        if row is None:
+            raise NotInIndexError(f"no chunk {chunk_id!r} in the index at {self.store.location}")
+        return Source.from_record(index.records[row])
+
+    def chunks_of(self, source: str) -> list[Source]:
+        """The chunks of one file as indexed, in order (``NotInIndexError``)."""
+        index = self.index()
+        rows = [row for row, name in enumerate(index.sources) if name == source]
+        if not rows:
+            raise NotInIndexError(
+                f"{source} is not in the index at {self.store.location} (`rag ls` lists what is)"
+            )
+        return [Source.from_record(index.records[row]) for row in rows]
+
+    def forget(self, names: Iterable[str | Path], wait_seconds: float = 0.0) -> ForgetReport:
+        """Remove files (by source or path) from the index; the files on disk stay."""
+        from app.ingestion.forgetting import forget
+
+        report = forget(self.store, self.settings, map(str, names), wait_seconds)
+        self._index = None
+        return report
 
     def index(self) -> VectorIndex:
         """The live index, reloaded when an ingest has published a new version."""

@@ -55,6 +55,12 @@ class SkippedFilesError(RagError):
     http_status = 422
 
 
+class NotInIndexError(RagError):
+    """A file or chunk named in a request is not in the index."""
+
+    http_status = 404
+
+
 INTERRUPTED_EXIT_CODE = 130
 
 
@@ -99,6 +105,7 @@ __all__ = [
     "IndexMismatchError",
     "IndexNotFoundError",
     "InputPathError",
+    "NotInIndexError",
     "NothingIndexedError",
     "ProviderError",
     "RagError",
