@@ -26,9 +26,13 @@ from app.retrieval import build_retriever, build_store
 from chains.evidence import SentenceScorer, word_overlap
 
 if TYPE_CHECKING:
+    from langchain_core.documents import Document
     from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
+    from langchain_core.retrievers import BaseRetriever
+    from langchain_core.runnables import Runnable
+    from langchain_core.tools import BaseTool
 
     from app.evaluation import EvalReport
     from app.ingestion.forgetting import ForgetReport
@@ -368,6 +372,49 @@ class Rag:
             mmr=search.mmr,
         )
 
+    def as_retriever(self, **search_options: Any) -> BaseRetriever:
+        """A LangChain retriever over the live index, following later ingests.
+
+        ``search_options`` are fields of SearchOptions, as for ``retrieve``.
+        """
+        from chains.handles import SearchRetriever
+
+        options = SearchOptions().with_changes(**search_options)
+        return SearchRetriever(search=lambda query: self._search(query, options))
+
+    def as_tool(self, name: str | None = None, description: str | None = None) -> BaseTool:
+        """A LangChain tool for agents: the passages closest to a query, with their sources."""
+        from chains.handles import SEARCH_TOOL_DESCRIPTION, SEARCH_TOOL_NAME, search_tool
+
+        options = SearchOptions()
+        return search_tool(
+            lambda query: self._search(query, options),
+            name or SEARCH_TOOL_NAME,
+            description or SEARCH_TOOL_DESCRIPTION,
+        )
+
+    def as_chain(self, options: SearchOptions | None = None) -> Runnable[Any, Answer]:
+        """The answer chain as a Runnable: a question, or ``{question, history}``, to an Answer."""
+        from langchain_core.messages import convert_to_messages
+        from langchain_core.runnables import RunnableLambda
+
+        from chains.handles import question_and_history
+
+        def answer(value: Any) -> Answer:
+            try:
+                question, history = question_and_history(value)
+            except ValueError as error:
+                raise UsageError(str(error)) from None
+            stream = self.stream(question, options, history=convert_to_messages(history))
+            return stream.answer
+
+        return RunnableLambda(answer, name="ragkit_answer")
+
+    def _search(self, query: str, options: SearchOptions) -> list[Document]:
+        retriever = self.retriever(options)
+        with provider_errors(self._explain):
+            return retriever.invoke(query)
+
     def retrieve(
         self, question: str, options: SearchOptions | None = None, **changes: Any
     ) -> list[Source]:
@@ -375,9 +422,8 @@ class Rag:
 
         ``changes`` are fields of SearchOptions: ``k``, ``mode``, ``source_glob``, ``mmr``.
         """
-        retriever = self.retriever(options, **changes)
-        with provider_errors(self._explain):
-            return [Source.from_document(doc) for doc in retriever.invoke(question)]
+        search = (options or SearchOptions()).with_changes(**changes)
+        return [Source.from_document(doc) for doc in self._search(question, search)]
 
     def ask(self, question: str, options: SearchOptions | None = None, **changes: Any) -> Answer:
         """Answer from the documents, with the sources used (options: as ``retrieve``)."""
