@@ -1,4 +1,4 @@
-"""The ``rag`` command: ingest, ask, chat, status, reindex, doctor, models, pull, eval.
+"""The ``rag`` command: ingest, ask, chat, status, reindex, doctor, models, pull, eval, mcp.
 
 Heavy imports (torch, faiss, LangChain) happen inside the commands that need them.
 """
@@ -183,9 +183,7 @@ def ingest(
         with _progress_bar() as progress:
             report = rag.ingest(paths, options=options, on_skip=_warn_skipped, on_progress=progress)
         if json_output:
-            data = dict(report.__dict__)
-            data["skipped"] = [s.__dict__ for s in report.skipped]
-            typer.echo(json.dumps(data, ensure_ascii=False))
+            typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         else:
             typer.echo(report.summary())
 
@@ -457,6 +455,27 @@ def pull(
         with _progress_bar(Path(parse_spec(model).filename).name, "B") as progress:
             result = pull(model, on_progress=progress)
         typer.echo(result.summary())
+
+    guarded(run, state.debug)
+
+
+@cli.command(name="mcp")
+def mcp_server(
+    ctx: typer.Context,
+    allow_ingest: Annotated[
+        bool, typer.Option("--allow-ingest", help="Offer ingest_path, inside --root folders.")
+    ] = False,
+    roots: Annotated[
+        list[Path] | None, typer.Option("--root", help="A folder ingest_path may index.")
+    ] = None,
+) -> None:
+    """Serve the index to assistants over the Model Context Protocol (stdio)."""
+    state: CliState = ctx.obj
+
+    def run() -> None:
+        from app.mcp.server import serve
+
+        serve(state.rag(), allow_ingest=allow_ingest, roots=roots or [])
 
     guarded(run, state.debug)
 

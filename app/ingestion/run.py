@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -84,6 +84,10 @@ class IngestReport:
         if self.unsupported:
             line += f"; ignored {self.unsupported} files of other types"
         return f"{line}; {self.seconds:.1f} s"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output (``rag ingest --json``, MCP)."""
+        return {**self.__dict__, "skipped": [skipped.__dict__ for skipped in self.skipped]}
 
 
 @dataclass(frozen=True, kw_only=True)

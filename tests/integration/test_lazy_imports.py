@@ -53,6 +53,7 @@ def loaded_modules(args: list[str], index_dir: Path) -> tuple[str, set[str]]:
         (["status", "--json"], '"chunks"'),
         (["doctor", "--json"], '"checks"'),
         (["models", "--json"], '"models"'),
+        (["mcp", "--help"], "Usage: rag mcp"),
     ],
 )
 def test_help_status_doctor_and_models_load_no_model_library(
@@ -66,6 +67,8 @@ def test_help_status_doctor_and_models_load_no_model_library(
     )
     if args == ["--help"]:
         assert loaded.isdisjoint({"numpy", "langchain_core", "rich"})
+    if args == ["mcp", "--help"]:
+        assert loaded.isdisjoint({"mcp", "anyio", "starlette", "uvicorn", "langchain_core"})
 
 
 def test_retrieve_only_loads_the_search_stack_and_no_answer_model(sample_index: Path) -> None:
