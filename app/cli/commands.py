@@ -466,7 +466,8 @@ def mcp_server(
         bool, typer.Option("--allow-ingest", help="Offer ingest_path, inside --root folders.")
     ] = False,
     roots: Annotated[
-        list[Path] | None, typer.Option("--root", help="A folder ingest_path may index.")
+        list[Path] | None,
+        typer.Option("--root", metavar="FOLDER", help="A folder ingest_path may index."),
     ] = None,
 ) -> None:
     """Serve the index to assistants over the Model Context Protocol (stdio)."""
