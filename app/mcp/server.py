@@ -195,13 +195,55 @@ def build_server(tools: RagTools, *, allow_ingest: bool = False, **settings: Any
     return server
 
 
-def serve(rag: Rag, *, allow_ingest: bool = False, roots: Sequence[Path] = ()) -> None:
-    """Run ``rag mcp``: the tools over stdio until the client closes the stream."""
+TRANSPORTS = ("stdio", "http")
+HTTP_PATH = "/mcp"
+DEFAULT_PORT = 8001
+"""``rag serve`` takes 8000."""
+
+
+def serve(
+    rag: Rag,
+    transport: str = "stdio",
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    token: str = "",
+    *,
+    allow_ingest: bool = False,
+    roots: Sequence[Path] = (),
+) -> None:
+    """Run ``rag mcp`` over stdio (until the client closes it) or streamable HTTP.
+
+    Over HTTP the rules of ``rag serve`` apply: loopback unless a token is set, the Host
+    header must name this server, other sites may not post, and a set token is required.
+    """
+    if transport not in TRANSPORTS:
+        raise UsageError(f"--transport must be stdio or http; got {transport!r}")
     if allow_ingest and not roots:
         raise UsageError("--allow-ingest needs at least one --root FOLDER it may index")
     for root in roots:
         if not root.is_dir():
             raise InputPathError(f"--root {root} is not a folder")
     tools = RagTools(rag, roots if allow_ingest else ())
-    server = build_server(tools, allow_ingest=allow_ingest)
-    anyio.run(server.run_stdio_async)
+    if transport == "stdio":
+        anyio.run(build_server(tools, allow_ingest=allow_ingest).run_stdio_async)
+        return
+    from app.serve.security import Guard, GuardMiddleware, check_bind
+
+    check_bind(host, token)
+    import uvicorn
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    # One set of rules: the Guard's, not also the SDK's own Host check.
+    unchecked = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    server = build_server(
+        tools,
+        allow_ingest=allow_ingest,
+        host=host,
+        port=port,
+        streamable_http_path=HTTP_PATH,
+        transport_security=unchecked,
+    )
+    guarded = GuardMiddleware(server.streamable_http_app(), Guard(host, port, token))
+    shown = f"[{host}]" if ":" in host else host
+    print(f"ragkit: MCP over streamable HTTP at http://{shown}:{port}{HTTP_PATH}", file=sys.stderr)
+    uvicorn.run(guarded, host=host, port=port, log_level="warning")

@@ -10,8 +10,8 @@ from mcp.types import TextContent
 from pytest_socket import disable_socket, enable_socket
 
 from app import Rag
-from app.errors import UsageError
-from app.mcp.server import build_server
+from app.errors import InputPathError, UsageError
+from app.mcp.server import build_server, serve
 from app.mcp.tools import RagTools, confined_path
 from tests.unit.conftest import BACKUP_REPLY, SAMPLE_FILES, ScriptedChatModel, write_files
 
@@ -69,3 +69,12 @@ async def test_tools_over_an_in_memory_session(rag: Rag) -> None:
         assert "\n" not in bad.content[0].text
         again = await session.call_tool("get_passage", {"chunk_id": passage["id"]})
         assert again.structuredContent == {**passage, "score": 0.0}
+
+
+def test_serve_refuses_a_bad_transport_or_ingest_without_roots(rag: Rag, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="--transport must be stdio or http; got 'sse'"):
+        serve(rag, "sse")
+    with pytest.raises(UsageError, match="--allow-ingest needs at least one --root"):
+        serve(rag, allow_ingest=True)
+    with pytest.raises(InputPathError, match="is not a folder"):
+        serve(rag, allow_ingest=True, roots=[tmp_path / "missing"])
