@@ -559,4 +559,4 @@ register_library(cli, guarded)
 
 def main() -> None:
     """Entry point of the ``rag`` console script."""
-    cli()
+    cli(prog_name="rag")
