@@ -16,13 +16,13 @@ import typer
 
 from app.cli.display import human_size, table_lines
 from app.cli.library import register as register_library
+from app.cli.library import warn_skipped
 from app.errors import RagError, UsageError, exit_code_of, one_line
 from retrievers.modes import MODES
 
 if TYPE_CHECKING:
     from app.api import LocalModels, Rag
     from app.config.settings import Settings
-    from app.ingestion.loading import SkippedFile
     from retrievers.modes import Mode
 
 cli = typer.Typer(
@@ -199,7 +199,7 @@ def ingest(
             prune=not no_prune,
         )
         with _progress_bar() as progress:
-            report = rag.ingest(paths, options=options, on_skip=_warn_skipped, on_progress=progress)
+            report = rag.ingest(paths, options=options, on_skip=warn_skipped, on_progress=progress)
         if json_output:
             data = dict(report.__dict__)
             data["skipped"] = [s.__dict__ for s in report.skipped]
@@ -484,10 +484,6 @@ def pull(
         typer.echo(result.summary())
 
     guarded(run, state.debug)
-
-
-def _warn_skipped(skipped: SkippedFile) -> None:
-    typer.echo(f"warning: skipped {skipped.path}: {skipped.reason}", err=True)
 
 
 class _progress_bar:

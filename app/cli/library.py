@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import typer
@@ -17,6 +18,7 @@ from app.cli.display import human_size, table_lines
 if TYPE_CHECKING:
     from app.api import Rag
     from app.config.settings import Settings
+    from app.ingestion.loading import SkippedFile
 
 Guard = Callable[[Callable[[], Any], bool], Any]
 SHELLS = ("bash", "zsh", "fish")
@@ -184,6 +186,50 @@ def register(cli: typer.Typer, guarded: Guard) -> None:
         guarded(run, state.debug)
 
     @cli.command()
+    def watch(
+        ctx: typer.Context,
+        paths: Annotated[list[Path], typer.Argument(help="Files or folders to keep in sync.")],
+        collection: CollectionOption = None,
+        wait: Annotated[
+            float,
+            typer.Option("--wait", help="Seconds a sync waits while another ingest writes."),
+        ] = 600.0,
+    ) -> None:
+        """Sync folders now, then again whenever their files change (Ctrl-C stops)."""
+        state: CommandState = ctx.obj
+
+        def run() -> None:
+            from app.errors import InputPathError
+            from app.ingestion.run import IngestOptions
+            from app.ingestion.watching import Watcher, stop_on_interrupt, watch_paths
+
+            roots = watch_paths(paths)
+            if not any(root.exists() for root in roots):
+                raise InputPathError(f"none of {', '.join(map(str, roots))} exists")
+            rag = state.rag(collection=collection)
+            options = IngestOptions(wait_seconds=wait)
+
+            def say(line: str) -> None:
+                typer.echo(line, err=True)
+
+            watcher = Watcher(
+                roots,
+                sync=lambda present: rag.ingest(present, options=options, on_skip=warn_skipped),
+                on_report=lambda report: typer.echo(report.summary()),
+                on_warning=lambda line: say(f"warning: {line}"),
+                on_start=lambda changes: say(
+                    f"syncing after {changes} changes" if changes else "syncing"
+                ),
+                ignore_under=[Path(rag.store.location)],
+            )
+            say(f"watching {', '.join(map(str, roots))} for {rag.store.location} (Ctrl-C stops)")
+            with stop_on_interrupt(watcher, say):
+                watcher.run()
+            say(f"stopped after {watcher.syncs} syncs")
+
+        guarded(run, state.debug)
+
+    @cli.command()
     def completion(
         shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")],
     ) -> None:
@@ -195,6 +241,11 @@ def register(cli: typer.Typer, guarded: Guard) -> None:
         typer.echo(
             get_completion_script(prog_name="rag", complete_var="_RAG_COMPLETE", shell=shell)
         )
+
+
+def warn_skipped(skipped: SkippedFile) -> None:
+    """One warning line on stderr for a file an ingest skipped."""
+    typer.echo(f"warning: skipped {skipped.path}: {skipped.reason}", err=True)
 
 
 def split_page(text: str) -> tuple[str, int | None]:
