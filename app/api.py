@@ -169,6 +169,16 @@ class Rag:
         self._index: VectorIndex | None = None
         self._index_version: str | None = None
 
+    def with_collection(self, name: str) -> Rag:
+        """The same engine over another collection, sharing the models already loaded."""
+        other = Rag(
+            self.settings.replace(collection=name), embeddings=self._embeddings, notify=self._notify
+        )
+        with self._llm_lock:
+            other._llm, other._llm_built = self._llm, self._llm_built
+            other._llm_choice, other._small_model = self._llm_choice, self._small_model
+        return other
+
     @classmethod
     def from_settings(cls, **overrides: Any) -> Rag:
         """Build from flags-style overrides > environment > .env > defaults."""

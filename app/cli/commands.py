@@ -286,21 +286,53 @@ def chat(
         bool, typer.Option("--force", help="Ask the model even when no passage is close.")
     ] = False,
     collection: CollectionOption = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the last conversation (or the one ID names).")
+    ] = False,
+    conversation: Annotated[
+        str | None, typer.Argument(help="With --resume: the conversation's id (or its start).")
+    ] = None,
+    list_saved: Annotated[
+        bool, typer.Option("--list", help="List the saved conversations and exit.")
+    ] = False,
+    no_save: Annotated[
+        bool, typer.Option("--no-save", help="Do not keep this conversation on disk.")
+    ] = False,
 ) -> None:
-    """Ask questions one after another (reads lines from stdin when it is piped)."""
+    """Ask questions one after another (reads lines from stdin when it is piped).
+
+    Each conversation is kept in ragkit's data folder; `--resume` continues one.
+    """
     state: CliState = ctx.obj
 
     def run() -> None:
-        from app.cli.chat import ChatSession
+        from app.cli.chat import ChatSession, conversation_table, open_conversation
 
-        rag = state.rag(collection=collection, top_k=k)
+        if list_saved:
+            for line in conversation_table():
+                typer.echo(line)
+            return
+        if conversation is not None and not resume:
+            raise UsageError("a conversation id goes with --resume ID")
+        opened = open_conversation(resume, conversation, save=not no_save)
+        chosen = collection
+        if resume and state.settings(collection=collection).origin("collection") == "default":
+            chosen = opened.collection or None
+        rag = state.rag(collection=chosen, top_k=k)
         rag.index()
+        if opened.resumed:
+            typer.echo(
+                f"continuing conversation {opened.id}: {len(opened.resumed)} earlier answers",
+                err=True,
+            )
         ChatSession(
             rag,
             interactive=sys.stdin.isatty(),
             json_lines=json_output,
             live=not no_stream,
             force=force,
+            log=opened.log,
+            resumed=opened.resumed,
         ).run()
 
     guarded(run, state.debug)
