@@ -218,7 +218,9 @@ def register(cli: typer.Typer, guarded: Guard) -> None:
                 on_report=lambda report: typer.echo(report.summary()),
                 on_warning=lambda line: say(f"warning: {line}"),
                 on_start=lambda changes: say(
-                    f"syncing after {changes} changes" if changes else "syncing"
+                    f"syncing after {changes} change{'s' if changes != 1 else ''}"
+                    if changes
+                    else "syncing"
                 ),
                 ignore_under=[Path(rag.store.location)],
             )

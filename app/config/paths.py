@@ -86,9 +86,12 @@ def resolve_index_dir(
     legacy = legacy_index_dir(working_folder) if collection == DEFAULT_COLLECTION else None
     if legacy is None:
         return home, None
+    move = f"mv {LEGACY_INDEX_DIR} {home}"
+    if home.exists():
+        move = f"mv {LEGACY_INDEX_DIR} {home.parent}/NAME and use --collection NAME"
     note = (
         f"using the index in {LEGACY_INDEX_DIR} of the working folder; to keep it here, put "
         f"RAG_INDEX_DIR={LEGACY_INDEX_DIR} in .env; to share it from every folder, move it: "
-        f"mv {LEGACY_INDEX_DIR} {home}"
+        f"{move}"
     )
     return legacy.resolve(), note
