@@ -61,6 +61,30 @@ class NotInIndexError(RagError):
     http_status = 404
 
 
+class TokenError(RagError):
+    """A server request without the right bearer token (RAG_SERVE_TOKEN)."""
+
+    http_status = 401
+
+
+class ForbiddenRequestError(RagError):
+    """A server request from a foreign Host or Origin, or outside the allowed folders."""
+
+    http_status = 403
+
+
+class TooLargeError(RagError):
+    """An upload over the server's limits (size of a file, of a request, number of files)."""
+
+    http_status = 413
+
+
+class AnswerQueueFullError(RagError):
+    """The server's answer queue is full; retry after the seconds it names."""
+
+    http_status = 503
+
+
 INTERRUPTED_EXIT_CODE = 130
 
 
@@ -99,7 +123,9 @@ def error_table() -> list[tuple[str, int, int, str]]:
 
 
 __all__ = [
+    "AnswerQueueFullError",
     "ConfigError",
+    "ForbiddenRequestError",
     "IndexBusyError",
     "IndexDamagedError",
     "IndexMismatchError",
@@ -110,6 +136,8 @@ __all__ = [
     "ProviderError",
     "RagError",
     "SkippedFilesError",
+    "TokenError",
+    "TooLargeError",
     "UsageError",
     "error_table",
     "exit_code_of",

@@ -16,6 +16,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from app.answers import SearchOptions
 from app.cli.display import footer_lines, show_answer
+from app.cli.interrupts import InterruptGuard
 from app.errors import RagError, one_line
 from retrievers.modes import MODES, Mode
 
@@ -101,13 +102,16 @@ class ChatSession:
             self._say(
                 "Ask about your documents. /help for commands; /exit, Ctrl-D or Ctrl-C to leave."
             )
-        while True:
-            try:
-                line = self._read_line("rag> " if self.interactive else "")
-            except (EOFError, KeyboardInterrupt):
-                break
-            if not self.handle(line.strip()):
-                break
+        guarded = self.interactive and threading.current_thread() is threading.main_thread()
+        with InterruptGuard() if guarded else contextlib.nullcontext() as guard:
+            while True:
+                try:
+                    with guard.reading() if guard else contextlib.nullcontext():
+                        line = self._read_line("rag> " if self.interactive else "")
+                except (EOFError, KeyboardInterrupt):
+                    break
+                if not self.handle(line.strip()):
+                    break
         if self.interactive:
             self._say("")
 
