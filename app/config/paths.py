@@ -75,13 +75,17 @@ def resolve_index_dir(
     environ: Mapping[str, str] | None = None,
     working_folder: Path | None = None,
 ) -> tuple[Path, str | None]:
-    """The index folder in force, and a one-line note when it is an old ``./data/index``.
+    """The index folder in force, and a one-line note when it is not the collection's own.
 
     RAG_INDEX_DIR wins; else the default collection keeps using ``./data/index`` if there is
     one; else the collection's folder in the data folder.
     """
     if index_dir is not None:
-        return index_dir, None
+        ignored = (
+            f"RAG_INDEX_DIR is set, so the index at {index_dir} is used and the collection "
+            f"{collection!r} is not (unset RAG_INDEX_DIR to use collections)"
+        )
+        return index_dir, ignored if collection != DEFAULT_COLLECTION else None
     home = collections_dir(environ) / collection
     legacy = legacy_index_dir(working_folder) if collection == DEFAULT_COLLECTION else None
     if legacy is None:

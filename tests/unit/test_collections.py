@@ -105,5 +105,7 @@ def test_an_old_data_index_in_the_working_folder_keeps_working(
 
 def test_rag_index_dir_wins_over_the_collection(tmp_path: Path) -> None:
     exact = tmp_path / "exact"
-    assert resolve_index_dir(exact, "work") == (exact, None)
+    assert resolve_index_dir(exact, "default") == (exact, None)
+    folder, note = resolve_index_dir(exact, "work")
+    assert folder == exact and note is not None and "collection 'work' is not" in note
     assert resolve_index_dir(None, "work")[0] == collections_dir() / "work"
