@@ -58,7 +58,11 @@ class RagTools:
         if not question.strip():
             raise UsageError("the question is empty")
         with self._answering:
-            return self.rag.ask(question).to_dict()
+            answer = self.rag.ask(question)
+        data = answer.to_dict()
+        if self.rag.llm_choice.provider == "none":  # retrieval only, as `rag ask --json` says
+            data["answer"] = None
+        return data
 
     def list_documents(self) -> dict[str, Any]:
         """The files in the index."""

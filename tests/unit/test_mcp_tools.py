@@ -78,3 +78,11 @@ def test_serve_refuses_a_bad_transport_or_ingest_without_roots(rag: Rag, tmp_pat
         serve(rag, allow_ingest=True)
     with pytest.raises(InputPathError, match="is not a folder"):
         serve(rag, allow_ingest=True, roots=[tmp_path / "missing"])
+
+
+def test_retrieval_only_answers_none_as_the_cli_does(tmp_path: Path, fake_models: object) -> None:
+    rag = Rag.from_settings(llm_provider="none", min_score=-1.0)
+    rag.ingest(write_files(tmp_path / "docs", SAMPLE_FILES))
+    data = RagTools(rag).answer_question("When does the backup run?")
+    assert data["answer"] is None
+    assert data["sources"]
