@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from app.answers import SearchOptions
+from app.errors import UsageError
 from app.serve.conversation import history_of
 from app.serve.dependencies import error_responses, server_state
 from app.serve.errors import error_body
@@ -56,12 +57,14 @@ async def ask(body: AskRequest, request: Request, state: State) -> Any:
     event with the whole answer (or one ``error`` event).
     """
     question = body.question.strip()
+    if not question:
+        raise UsageError("the question is empty")
     options = search_options(body)
     history = history_of((turn.role, turn.content) for turn in body.history)
     state.queue.admit()
 
     def start() -> Any:
-        return state.rag.stream(question or body.question, options, history=history)
+        return state.rag.stream(question, options, history=history)
 
     pieces = answer_pieces(state.queue, start)
     if "text/event-stream" in request.headers.get("accept", ""):
