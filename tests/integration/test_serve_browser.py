@@ -163,3 +163,25 @@ def test_the_page_is_keyboard_usable_and_fits_a_phone(base: str, browser: Any) -
     assert page.evaluate("() => document.activeElement.id") == "close-passage"
     page.keyboard.press("Enter")
     page.locator("#passage").wait_for(state="hidden")
+
+
+def test_the_page_asks_once_for_the_token_of_a_server_that_needs_one(
+    sample_index: Path, browser: Any, tmp_path: Path
+) -> None:
+    env = rag_env(sample_index, RAG_SERVE_TOKEN="page-token-77", XDG_DATA_HOME=str(tmp_path))
+    with rag_server(env, tmp_path / "server.log", token="page-token-77") as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.locator("#token-dialog").wait_for(state="visible", timeout=WAIT_MS)
+        page.fill("#token", "page-token-77")
+        page.press("#token", "Enter")
+        page.wait_for_function(
+            "() => document.getElementById('status').textContent.includes('chunks')",
+            timeout=WAIT_MS,
+        )
+        page.reload()
+        page.wait_for_function(
+            "() => document.getElementById('status').textContent.includes('chunks')",
+            timeout=WAIT_MS,
+        )
+        assert not page.locator("#token-dialog").is_visible()  # asked once, then remembered
