@@ -33,7 +33,7 @@ def test_an_unknown_chunk_or_file_is_not_in_the_index(rag: Rag) -> None:
     with pytest.raises(NotInIndexError, match="no chunk 'nope'") as error:
         rag.passage("nope")
     assert (http_status_of(error.value), exit_code_of(error.value)) == (404, 1)
-    with pytest.raises(NotInIndexError, match="missing.txt is not in the index"):
+    with pytest.raises(NotInIndexError, match=r"missing\.txt is not in the index"):
         rag.chunks_of("missing.txt")
 
 
@@ -68,6 +68,6 @@ def test_forget_by_path_on_disk_and_the_last_file(rag: Rag) -> None:
 def test_forget_an_unknown_name_changes_nothing(rag: Rag) -> None:
     before = rag.store.version()
     known = rag.documents()[0].source
-    with pytest.raises(NotInIndexError, match="not in the index at .*: nope.txt"):
+    with pytest.raises(NotInIndexError, match=r"not in the index at .*: nope\.txt"):
         rag.forget([known, "nope.txt"])
     assert rag.store.version() == before
