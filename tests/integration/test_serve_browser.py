@@ -121,6 +121,9 @@ def test_ask_cite_upload_and_reload(base: str, browser: Any, tmp_path: Path) -> 
     answer = turn.locator(".answer").inner_text()
     assert "HQ-9931" in answer and "<script>" in answer
     turn.locator(".sources .cite").first.click()
+    page.wait_for_function(
+        "() => document.getElementById('passage-title').textContent.includes('heron.md')"
+    )
     assert "<script>window.pwned = 1</script>" in page.locator("#passage-text").inner_text()
     page.keyboard.press("Escape")
     assert page.evaluate("() => window.pwned") is None
