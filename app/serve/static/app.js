@@ -220,11 +220,19 @@ function evidenceRanges(answer, number, source, text) {
 
 async function showPassage(turn, number, opener) {
   const source = turn.answer.sources[number - 1];
-  let text = source.text;
+  fillPassage(turn, number, source, source.text);
+  const aside = $("passage");
+  aside.hidden = false;
+  aside.opener = opener;
+  $("close-passage").focus();
   if (source.id) {
+    // The passage as indexed now (the answer may be older than the last ingest).
     const response = await api("/api/chunks/" + encodeURIComponent(source.id));
-    if (response.ok) text = (await response.json()).text;
+    if (response.ok) fillPassage(turn, number, source, (await response.json()).text);
   }
+}
+
+function fillPassage(turn, number, source, text) {
   const pre = $("passage-text");
   pre.replaceChildren();
   let last = 0;
@@ -237,10 +245,6 @@ async function showPassage(turn, number, opener) {
   }
   pre.append(text.slice(last));
   $("passage-title").textContent = "[" + number + "] " + where(source);
-  const aside = $("passage");
-  aside.hidden = false;
-  aside.opener = opener;
-  $("close-passage").focus();
 }
 
 function closePassage() {
