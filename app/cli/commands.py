@@ -183,9 +183,7 @@ def ingest(
         with _progress_bar() as progress:
             report = rag.ingest(paths, options=options, on_skip=_warn_skipped, on_progress=progress)
         if json_output:
-            data = dict(report.__dict__)
-            data["skipped"] = [s.__dict__ for s in report.skipped]
-            typer.echo(json.dumps(data, ensure_ascii=False))
+            typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         else:
             typer.echo(report.summary())
 

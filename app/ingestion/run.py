@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -62,6 +62,10 @@ class IngestReport:
     unsupported: int
     backend: str
     seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output (``rag ingest --json``, the server's ingest jobs)."""
+        return {**self.__dict__, "skipped": [dict(item.__dict__) for item in self.skipped]}
 
     def summary(self) -> str:
         """One line: files by what happened to them, chunks embedded and reused, seconds."""

@@ -15,7 +15,6 @@ from app.serve.errors import error_body
 if TYPE_CHECKING:
     from app.api import Rag
     from app.ingestion.loading import SkippedFile
-    from app.ingestion.run import IngestReport
 
 MAX_KEPT_JOBS = 100
 
@@ -37,13 +36,6 @@ class Job:
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output (``JobModel``)."""
         return dict(self.__dict__)
-
-
-def report_dict(report: IngestReport) -> dict[str, Any]:
-    """The report as ``rag ingest --json`` prints it."""
-    data = dict(report.__dict__)
-    data["skipped"] = [dict(item.__dict__) for item in report.skipped]
-    return data
 
 
 class IngestJobs:
@@ -112,7 +104,7 @@ class IngestJobs:
 
         try:
             report = self._rag.ingest(paths, on_skip=on_skip, on_progress=on_progress)
-            job.report, job.summary = report_dict(report), report.summary()
+            job.report, job.summary = report.to_dict(), report.summary()
             job.skipped = job.report["skipped"]
             job.state = "done"
         except Exception as error:  # every failure ends the job with its one-line message
