@@ -16,13 +16,19 @@ from typing import TYPE_CHECKING, Any
 
 from app.answers import Answer, AnswerStream, SearchOptions, Source, provider_errors
 from app.config.settings import DEFAULT_LLAMACPP_MODEL, Settings, load_settings
-from app.errors import NotInIndexError, UsageError
+from app.errors import IndexNotFoundError, NotInIndexError, RagError, UsageError, one_line
 from app.models.discovery import LocalModel, available_memory, fits
 from app.models.embeddings import build_embeddings
 from app.models.llms import LlmChoice, build_llm, choose_llm, custom_gguf_file, local_chat_models
 from app.models.ollama import explain_client_error
 from app.models.styles import SMALL_MODEL_LIMITS, answer_style, is_small_model
-from app.retrieval import build_retriever, build_store
+from app.retrieval import (
+    build_retriever,
+    build_store,
+    drop_home_collection,
+    home_collections,
+    index_folder,
+)
 from chains.evidence import SentenceScorer, word_overlap
 
 if TYPE_CHECKING:
@@ -78,6 +84,26 @@ class IndexedFile:
     chunks: int
     size: int
     content_hash: str
+    indexed_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """One collection of ragkit's data folder, as ``rag collections`` lists it."""
+
+    name: str
+    location: str
+    files: int
+    chunks: int
+    size_bytes: int
+    embedding: str
+    last_ingest: str
+    in_use: bool
+    problem: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
@@ -130,7 +156,7 @@ class Rag:
     ) -> None:
         """Use the given models and store, or build the ones the settings name on first use."""
         self.settings = settings
-        self.store = store or build_store(settings)
+        self.store = store or build_store(settings, notify)
         self._embeddings = embeddings
         self._llm = llm
         self._llm_built = llm is not None
@@ -142,6 +168,16 @@ class Rag:
         self._llm_lock = threading.Lock()
         self._index: VectorIndex | None = None
         self._index_version: str | None = None
+
+    def with_collection(self, name: str) -> Rag:
+        """The same engine over another collection, sharing the models already loaded."""
+        other = Rag(
+            self.settings.replace(collection=name), embeddings=self._embeddings, notify=self._notify
+        )
+        with self._llm_lock:
+            other._llm, other._llm_built = self._llm, self._llm_built
+            other._llm_choice, other._small_model = self._llm_choice, self._small_model
+        return other
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> Rag:
@@ -315,7 +351,14 @@ class Rag:
         """The files in the index, by source, from its manifest (no vectors loaded)."""
         files = sorted(self.store.manifest().files, key=lambda entry: entry.source)
         return [
-            IndexedFile(entry.source, entry.path, entry.chunks, entry.size, entry.content_hash)
+            IndexedFile(
+                entry.source,
+                entry.path,
+                entry.chunks,
+                entry.size,
+                entry.content_hash,
+                entry.indexed_at,
+            )
             for entry in files
         ]
 
@@ -479,6 +522,38 @@ def index_status(settings: Settings, store: IndexStore | None = None) -> IndexSt
         chunking=manifest.chunking,
         index_type=manifest.index.label,
     )
+
+
+def collections(settings: Settings) -> list[CollectionInfo]:
+    """The collections of ragkit's data folder, described from their manifests."""
+    live, _ = index_folder(settings)
+    found = []
+    for name, store in home_collections().items():
+        in_use = store.index_dir == live
+        try:
+            manifest = store.manifest()
+        except RagError as error:
+            problem = "empty" if isinstance(error, IndexNotFoundError) else one_line(error)
+            found.append(CollectionInfo(name, store.location, 0, 0, 0, "", "", in_use, problem))
+            continue
+        found.append(
+            CollectionInfo(
+                name=name,
+                location=store.location,
+                files=len(manifest.files),
+                chunks=manifest.chunk_count,
+                size_bytes=store.size_bytes(),
+                embedding=f"{manifest.embedding.provider}:{manifest.embedding.model}",
+                last_ingest=manifest.created_at,
+                in_use=in_use,
+            )
+        )
+    return found
+
+
+def drop_collection(name: str, wait_seconds: float = 0.0) -> str:
+    """Delete a collection of ragkit's data folder (its documents stay); where it was."""
+    return str(drop_home_collection(name, wait_seconds))
 
 
 def local_models(settings: Settings) -> LocalModels:

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from app.config.paths import DEFAULT_COLLECTION, validate_collection_name
 from app.errors import ConfigError
 from app.models.network import normalize_ollama_host
 from retrievers.index_types import (
@@ -54,6 +55,14 @@ def _path(env: str, raw: str) -> Path:
     if not raw.strip():
         raise ConfigError(f"{env} must be a folder path, got an empty value")
     return Path(raw.strip()).expanduser().resolve()
+
+
+def _optional_path(env: str, raw: str) -> Path | None:
+    return _path(env, raw) if raw.strip() else None
+
+
+def _collection(env: str, raw: str) -> str:
+    return validate_collection_name(raw.strip(), env)
 
 
 def _choice(*choices: str) -> Callable[[str, str], str]:
@@ -142,9 +151,20 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "index_dir",
         "RAG_INDEX_DIR",
-        "data/index",
-        "Folder that holds the index (relative paths start at the working folder).",
-        _path,
+        "",
+        "One exact folder for the index, whatever the collection (relative paths start at the "
+        "working folder). Empty: the collection's folder in ragkit's data folder "
+        "($XDG_DATA_HOME/ragkit/collections/NAME, else ~/.local/share/ragkit/collections/NAME), "
+        "or ./data/index for the default collection when the working folder has one.",
+        _optional_path,
+    ),
+    SettingSpec(
+        "collection",
+        "RAG_COLLECTION",
+        DEFAULT_COLLECTION,
+        "Which collection (a named, separate index) commands use: letters, digits, '_', '.' "
+        "and '-'. Every store keeps its collections apart.",
+        _collection,
     ),
     SettingSpec(
         "embed_provider",
@@ -423,7 +443,8 @@ SPEC_BY_FIELD = {spec.field: spec for spec in SPECS}
 class Settings:
     """Every setting in force; build it with ``load_settings``."""
 
-    index_dir: Path
+    index_dir: Path | None
+    collection: str
     embed_provider: str
     embed_model: str
     embed_backend: str

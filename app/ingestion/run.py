@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -174,9 +175,15 @@ def _ingest_locked(
             f".pdf or .html file ({len(loaded.skipped)} skipped)"
         )
     chunk_counts = Counter(str(record.metadata["path"]) for record in new_records)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     files = plan.keep + [
         FileEntry(
-            str(item.path), item.source, item.content_hash, chunk_counts[str(item.path)], item.size
+            str(item.path),
+            item.source,
+            item.content_hash,
+            chunk_counts[str(item.path)],
+            item.size,
+            now,
         )
         for item in plan.embed
     ]

@@ -44,7 +44,7 @@ def test_chunks_of_a_file_are_in_order(rag: Rag) -> None:
     assert {chunk.source for chunk in chunks} == {source}
 
 
-def test_forget_removes_a_file_from_the_index_but_not_from_disk(rag: Rag, tmp_path: Path) -> None:
+def test_forget_removes_a_file_from_the_index_but_not_from_disk(rag: Rag) -> None:
     before = rag.status()
     gone = rag.documents()[0]
     report = rag.forget([gone.source])
