@@ -36,11 +36,17 @@ class ServerState:
 
     @classmethod
     def for_rag(cls, rag: Rag, upload_dir: Path | None = None) -> ServerState:
-        """State from ``rag``'s settings (RAG_SERVE_*, RAG_MAX_FILE_MB)."""
+        """State from ``rag``'s settings (RAG_SERVE_*, RAG_MAX_FILE_MB).
+
+        Uploads go to a folder of the user data folder, one per index.
+        """
+        import hashlib
+
         from app.config.paths import user_data_dir
         from app.serve.uploads import parse_roots
 
         settings = rag.settings
+        per_index = hashlib.sha256(str(rag.store.location).encode()).hexdigest()[:16]
         megabyte = 1024 * 1024
         return cls(
             rag=rag,
@@ -51,6 +57,6 @@ class ServerState:
                 request_bytes=settings.serve_max_upload_mb * megabyte,
                 files=settings.serve_max_files,
             ),
-            upload_dir=upload_dir or user_data_dir() / "uploads",
+            upload_dir=upload_dir or user_data_dir() / "uploads" / per_index,
             roots=parse_roots(settings.serve_roots),
         )
