@@ -504,6 +504,7 @@ def serve(
     port: Annotated[
         int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)
     ] = 8000,
+    collection: CollectionOption = None,
 ) -> None:
     """Serve the web app, the HTTP API (/api) and an OpenAI-compatible API (/v1)."""
     state: CliState = ctx.obj
@@ -511,7 +512,7 @@ def serve(
     def run() -> None:
         from app.cli.serve import run_serve
 
-        run_serve(state.rag(), host, port)
+        run_serve(state.rag(collection=collection), host, port)
 
     guarded(run, state.debug)
 
