@@ -395,11 +395,12 @@ class Rag:
     def index(self) -> VectorIndex:
         """The live index, reloaded when an ingest has published a new version."""
         version = self.store.version()
-        if self._index is None or version != self._index_version:
+        index = self._index  # read once: an ingest in another thread may reset it
+        if index is None or version != self._index_version:
             index = self.store.load()
             index.check_embedding(self.settings.embed_provider, self.settings.embed_model)
             self._index, self._index_version = index, version
-        return self._index
+        return index
 
     def retriever(self, options: SearchOptions | None = None, **changes: Any) -> HybridRetriever:
         """A LangChain retriever over the live index (``changes``: fields of SearchOptions)."""

@@ -84,6 +84,11 @@ class AnswerQueueFullError(RagError):
 
     http_status = 503
 
+    def __init__(self, message: str = "", retry_after: float = 0.0) -> None:
+        """``retry_after``: seconds after which a place is likely free (the Retry-After header)."""
+        super().__init__(message)
+        self.retry_after = retry_after
+
 
 INTERRUPTED_EXIT_CODE = 130
 

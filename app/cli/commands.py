@@ -1,4 +1,5 @@
-"""The ``rag`` command: ingest, ask, chat, status, reindex, doctor, models, pull, eval, mcp.
+"""The ``rag`` command: ingest, ask, chat, serve, status, reindex, doctor, models, pull, eval,
+mcp.
 
 Heavy imports (torch, faiss, LangChain) happen inside the commands that need them.
 """
@@ -491,6 +492,28 @@ def evaluate(
             typer.echo(report.table())
         if scores is not None:
             typer.echo("answers: " + ", ".join(f"{n} {v:.4f}" for n, v in scores.items()))
+
+    guarded(run, state.debug)
+
+
+@cli.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (others need RAG_SERVE_TOKEN).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)
+    ] = 8000,
+    collection: CollectionOption = None,
+) -> None:
+    """Serve the web app, the HTTP API (/api) and an OpenAI-compatible API (/v1)."""
+    state: CliState = ctx.obj
+
+    def run() -> None:
+        from app.cli.serve import run_serve
+
+        run_serve(state.rag(collection=collection), host, port)
 
     guarded(run, state.debug)
 

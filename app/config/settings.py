@@ -362,6 +362,44 @@ SPECS: tuple[SettingSpec, ...] = (
         _integer(1, 100000),
     ),
     SettingSpec(
+        "serve_token",
+        "RAG_SERVE_TOKEN",
+        "",
+        "rag serve: bearer token every API request must carry; needed to bind an address "
+        "other than 127.0.0.1. Empty: none (loopback only).",
+        _text,
+    ),
+    SettingSpec(
+        "serve_roots",
+        "RAG_SERVE_ROOTS",
+        "",
+        "rag serve: folders (separated by the path separator, : or ;) under which POST "
+        "/api/ingest may index a path. Empty: uploads only.",
+        _text,
+    ),
+    SettingSpec(
+        "serve_max_upload_mb",
+        "RAG_SERVE_MAX_UPLOAD_MB",
+        "200",
+        "rag serve: largest request body in megabytes (each uploaded file is also held to "
+        "RAG_MAX_FILE_MB).",
+        _integer(1, 100000),
+    ),
+    SettingSpec(
+        "serve_max_files",
+        "RAG_SERVE_MAX_FILES",
+        "100",
+        "rag serve: most files one upload may carry.",
+        _integer(1, 100000),
+    ),
+    SettingSpec(
+        "serve_queue",
+        "RAG_SERVE_QUEUE",
+        "8",
+        "rag serve: answers that may wait for the answer model; more get 503 with Retry-After.",
+        _integer(0, 10000),
+    ),
+    SettingSpec(
         "ollama_host",
         "OLLAMA_HOST",
         "http://127.0.0.1:11434",
@@ -432,6 +470,11 @@ class Settings:
     index_type: str
     vector_dtype: str
     max_file_mb: int
+    serve_token: str = field(repr=False)
+    serve_roots: str
+    serve_max_upload_mb: int
+    serve_max_files: int
+    serve_queue: int
     ollama_host: str
     ollama_timeout: float
     ollama_request_timeout: float

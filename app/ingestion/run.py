@@ -64,6 +64,10 @@ class IngestReport:
     backend: str
     seconds: float
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output (``rag ingest --json``, the server's ingest jobs)."""
+        return {**self.__dict__, "skipped": [dict(item.__dict__) for item in self.skipped]}
+
     def summary(self) -> str:
         """One line: files by what happened to them, chunks embedded and reused, seconds."""
         line = (
