@@ -1,5 +1,4 @@
-"""The ``rag`` command: ingest, ask, chat, serve, status, reindex, doctor, models, pull, eval,
-mcp.
+"""The ``rag`` command: ingest, ask, chat, serve, mcp, status, reindex, doctor, models, eval.
 
 Heavy imports (torch, faiss, LangChain) happen inside the commands that need them.
 """
@@ -542,6 +541,13 @@ def pull(
 @cli.command(name="mcp")
 def mcp_server(
     ctx: typer.Context,
+    transport: Annotated[
+        str, typer.Option("--transport", help="stdio, or http (streamable HTTP at /mcp).")
+    ] = "stdio",
+    host: Annotated[
+        str, typer.Option("--host", help="http: address (others need RAG_SERVE_TOKEN).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="http: port.", min=1, max=65535)] = 8001,
     allow_ingest: Annotated[
         bool, typer.Option("--allow-ingest", help="Offer ingest_path, inside --root folders.")
     ] = False,
@@ -550,13 +556,15 @@ def mcp_server(
         typer.Option("--root", metavar="FOLDER", help="A folder ingest_path may index."),
     ] = None,
 ) -> None:
-    """Serve the index to assistants over the Model Context Protocol (stdio)."""
+    """Serve the index to assistants over the Model Context Protocol (stdio or HTTP)."""
     state: CliState = ctx.obj
 
     def run() -> None:
         from app.mcp.server import serve
 
-        serve(state.rag(), allow_ingest=allow_ingest, roots=roots or [])
+        rag = state.rag()
+        secret = rag.settings.serve_token
+        serve(rag, transport, host, port, secret, allow_ingest=allow_ingest, roots=roots or [])
 
     guarded(run, state.debug)
 

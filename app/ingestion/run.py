@@ -90,10 +90,6 @@ class IngestReport:
             line += f"; ignored {self.unsupported} files of other types"
         return f"{line}; {self.seconds:.1f} s"
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for JSON output (``rag ingest --json``, MCP)."""
-        return {**self.__dict__, "skipped": [skipped.__dict__ for skipped in self.skipped]}
-
 
 @dataclass(frozen=True, kw_only=True)
 class IngestOptions:

@@ -245,5 +245,8 @@ def serve(
     )
     guarded = GuardMiddleware(server.streamable_http_app(), Guard(host, port, token))
     shown = f"[{host}]" if ":" in host else host
-    print(f"ragkit: MCP over streamable HTTP at http://{shown}:{port}{HTTP_PATH}", file=sys.stderr)
-    uvicorn.run(guarded, host=host, port=port, log_level="warning")
+    url = f"http://{shown}:{port}{HTTP_PATH}"
+    print(f"ragkit: MCP over streamable HTTP at {url}", file=sys.stderr, flush=True)
+    uvicorn.run(
+        guarded, host=host, port=port, log_level="warning", access_log=False, server_header=False
+    )
