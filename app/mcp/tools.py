@@ -12,25 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.answers import SearchOptions
-from app.errors import InputPathError, UsageError
+from app.errors import UsageError
+from app.serve.uploads import confined_path
 
 if TYPE_CHECKING:
     from app.api import Rag
     from retrievers.modes import Mode
-
-
-def confined_path(path: str, roots: Sequence[Path]) -> Path:
-    """``path`` resolved (relative ones against the first root), refused outside the roots."""
-    if not roots:
-        raise UsageError("ingesting is off: start the server with --allow-ingest --root FOLDER")
-    given = Path(path).expanduser()
-    resolved = (given if given.is_absolute() else roots[0] / given).resolve()
-    if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
-        allowed = ", ".join(str(root) for root in roots)
-        raise UsageError(f"{path} is outside the folders this server may index ({allowed})")
-    if not resolved.exists():
-        raise InputPathError(f"{path} does not exist")
-    return resolved
 
 
 class RagTools:
@@ -77,7 +64,9 @@ class RagTools:
         return self.rag.status().to_dict()
 
     def ingest_path(self, path: str) -> dict[str, Any]:
-        """Index a file or folder inside the roots; unchanged files keep their vectors."""
+        """Index a file or folder inside the roots (as ``rag serve`` confines its ingests)."""
+        if not self.roots:
+            raise UsageError("ingesting is off: start the server with --allow-ingest --root FOLDER")
         target = confined_path(path, self.roots)
         with self._writing:
             return self.rag.ingest(target).to_dict()

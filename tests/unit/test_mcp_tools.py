@@ -10,9 +10,9 @@ from mcp.types import TextContent
 from pytest_socket import disable_socket, enable_socket
 
 from app import Rag
-from app.errors import InputPathError, UsageError
+from app.errors import ForbiddenRequestError, InputPathError, UsageError
 from app.mcp.server import build_server, serve
-from app.mcp.tools import RagTools, confined_path
+from app.mcp.tools import RagTools
 from tests.unit.conftest import BACKUP_REPLY, SAMPLE_FILES, ScriptedChatModel, write_files
 
 BACKUP_TEXT = str(SAMPLE_FILES["backup.txt"]).strip()
@@ -38,18 +38,19 @@ def test_import_mcp_is_the_sdk_not_this_package() -> None:
     assert hasattr(mcp, "ClientSession")
 
 
-def test_paths_outside_the_roots_are_refused(tmp_path: Path) -> None:
-    root = write_files(tmp_path / "root", {"a/b.md": "b", "c.txt": "c"})
+def test_ingest_is_refused_outside_the_roots_and_off_without_them(rag: Rag, tmp_path: Path) -> None:
+    root = write_files(tmp_path / "root", {"a/b.md": "The printer is on the third floor."})
     (tmp_path / "outside.txt").write_text("x")
     (root / "escape").symlink_to(tmp_path)
-    assert confined_path("a/b.md", [root]) == (root / "a" / "b.md").resolve()
-    assert confined_path(str(root / "c.txt"), [root]) == (root / "c.txt").resolve()
-    assert confined_path(str(root), [root]) == root.resolve()
+    tools = RagTools(rag, [root])
     for path in ("../outside.txt", str(tmp_path / "outside.txt"), "escape/outside.txt", "/"):
-        with pytest.raises(UsageError, match="outside the folders"):
-            confined_path(path, [root])
+        with pytest.raises(ForbiddenRequestError, match="outside the folders"):
+            tools.ingest_path(path)
+    with pytest.raises(InputPathError, match="does not exist"):
+        tools.ingest_path("a/missing.md")
+    assert tools.ingest_path("a")["files_added"] == 1
     with pytest.raises(UsageError, match="ingesting is off"):
-        confined_path("a", [])
+        RagTools(rag).ingest_path("a")
 
 
 async def test_tools_over_an_in_memory_session(rag: Rag) -> None:
