@@ -27,8 +27,10 @@ NOT_COVERED = "Your documents do not seem to cover this question: no passage is 
 
 
 def source_label(metadata: dict[str, Any]) -> str:
-    """``file`` or ``file, page N`` for a chunk's metadata."""
+    """``file``, ``file, page N`` or ``file, slide N`` (the page's own label) for a chunk."""
     source = str(metadata.get("source", "unknown"))
+    if label := metadata.get("page_label"):
+        return f"{source}, {label}"
     page = metadata.get("page")
     return f"{source}, page {page}" if page is not None else source
 

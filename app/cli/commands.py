@@ -185,6 +185,7 @@ def ingest(
         if json_output:
             data = dict(report.__dict__)
             data["skipped"] = [s.__dict__ for s in report.skipped]
+            data["warned"] = [s.__dict__ for s in report.warned]
             typer.echo(json.dumps(data, ensure_ascii=False))
         else:
             typer.echo(report.summary())
@@ -462,7 +463,7 @@ def pull(
 
 
 def _warn_skipped(skipped: SkippedFile) -> None:
-    typer.echo(f"warning: skipped {skipped.path}: {skipped.reason}", err=True)
+    typer.echo(skipped.warning_line(), err=True)
 
 
 class _progress_bar:

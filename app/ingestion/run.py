@@ -56,6 +56,7 @@ class IngestReport:
     unsupported: int
     backend: str
     seconds: float
+    warned: tuple[SkippedFile, ...] = ()
 
     def summary(self) -> str:
         """One line: files by what happened to them, chunks embedded and reused, seconds."""
@@ -69,6 +70,8 @@ class IngestReport:
             reasons = Counter(_reason_kind(s.reason) for s in self.skipped)
             detail = ", ".join(f"{kind}: {count}" for kind, count in sorted(reasons.items()))
             line += f" ({detail})"
+        if self.warned:
+            line += f"; {len(self.warned)} read with warnings"
         if self.files_missing_kept:
             line += f"; {self.files_missing_kept} deleted files kept (--no-prune)"
         line += (
@@ -160,8 +163,9 @@ def _ingest_locked(
     records = kept_records + new_records
     if not records:
         raise NothingIndexedError(
-            f"nothing to index under {', '.join(map(str, roots))}: no readable .txt, .md, "
-            f".pdf or .html file ({len(loaded.skipped)} skipped)"
+            f"nothing to index under {', '.join(map(str, roots))}: no readable document "
+            f"(text, PDF, Office, OpenDocument, EPUB, e-mail, code; see docs/formats.md) "
+            f"({len(loaded.skipped)} skipped)"
         )
     chunk_counts = Counter(str(record.metadata["path"]) for record in new_records)
     files = plan.keep + [
@@ -204,6 +208,7 @@ class _Reporter:
             total_chunks=total_chunks,
             skipped=tuple(self.loaded.skipped),
             unsupported=self.loaded.unsupported,
+            warned=tuple(self.loaded.warned),
             backend=self.settings.embedding_backend,
             seconds=time.perf_counter() - self.started,
         )

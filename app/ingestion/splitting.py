@@ -1,4 +1,8 @@
-"""Split Documents into chunks that know where they came from."""
+"""Split Documents into chunks that know where they came from.
+
+Source code is split along functions and classes (LangChain's language-aware separators);
+a Markdown table page (a sheet) is split between rows, its header repeated in every chunk.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,44 @@ from collections import Counter
 from collections.abc import Sequence
 
 from langchain_core.documents import Document
-from langchain_text_splitters import RecursiveCharacterTextSplitter
+from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 
 
 def split_documents(
     documents: Sequence[Document], chunk_size: int, chunk_overlap: int
 ) -> list[Document]:
     """Chunks with ``chunk`` (index within the file), ``start_index`` and a stable ``chunk_id``."""
-    splitter = RecursiveCharacterTextSplitter(
-        chunk_size=chunk_size, chunk_overlap=chunk_overlap, add_start_index=True
-    )
-    chunks = splitter.split_documents(list(documents))
+    splitters: dict[str | None, RecursiveCharacterTextSplitter] = {}
+
+    def splitter_for(language: str | None) -> RecursiveCharacterTextSplitter:
+        if language not in splitters:
+            separators = (
+                RecursiveCharacterTextSplitter.get_separators_for_language(Language(language))
+                if language
+                else None
+            )
+            splitters[language] = RecursiveCharacterTextSplitter(
+                separators,
+                is_separator_regex=bool(language),
+                chunk_size=chunk_size,
+                chunk_overlap=chunk_overlap,
+                add_start_index=True,
+            )
+        return splitters[language]
+
+    chunks: list[Document] = []
+    for document in documents:
+        header = document.metadata.get("table_header")
+        if header:
+            chunks.extend(split_table(document, str(header), chunk_size))
+        else:
+            language = document.metadata.get("language")
+            chunks.extend(
+                splitter_for(str(language) if language else None).split_documents([document])
+            )
     per_file: Counter[str] = Counter()
     for chunk in chunks:
+        chunk.metadata.pop("table_header", None)
         file_key = str(chunk.metadata.get("path") or chunk.metadata.get("source", ""))
         index = per_file[file_key]
         per_file[file_key] += 1
@@ -29,6 +58,30 @@ def split_documents(
         )
         chunk.id = chunk.metadata["chunk_id"]
     return chunks
+
+
+def split_table(document: Document, header: str, chunk_size: int) -> list[Document]:
+    """Whole rows of a Markdown table per chunk, each chunk starting with the header lines."""
+    text = document.page_content
+    body_start = len(header) + 1
+    chunks: list[Document] = []
+    rows: list[str] = []
+    start = position = body_start
+    budget = max(chunk_size - len(header) - 1, 1)
+    for row in text[body_start:].split("\n"):
+        if rows and sum(len(r) + 1 for r in rows) + len(row) > budget:
+            chunks.append(_table_chunk(document, header, rows, start))
+            rows, start = [], position
+        rows.append(row)
+        position += len(row) + 1
+    if rows or not chunks:
+        chunks.append(_table_chunk(document, header, rows, start if rows else 0))
+    return chunks
+
+
+def _table_chunk(document: Document, header: str, rows: list[str], start: int) -> Document:
+    content = "\n".join([header, *rows]) if rows else header
+    return Document(page_content=content, metadata={**document.metadata, "start_index": start})
 
 
 def chunk_id(file_key: str, content_hash: str, index: int) -> str:

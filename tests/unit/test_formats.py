@@ -1,0 +1,203 @@
+"""Every format, parsed from a real file made by the library that writes it."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from langchain_core.documents import Document
+
+from app.ingestion.formats import parse_document
+from app.ingestion.formats.model import UnreadableDocument
+from app.ingestion.loading import load_paths
+from app.ingestion.splitting import split_documents
+from tests.support import documents as made
+from tests.support.documents import text_of
+
+
+def _parse(path: Path) -> tuple[str, list[tuple[int | None, str | None, str]]]:
+    parsed = parse_document(path.read_bytes(), path.suffix, path.stem)
+    return parsed.title, [(page.number, page.label, page.text) for page in parsed.pages]
+
+
+def test_docx_keeps_headings_paragraphs_and_tables(tmp_path: Path) -> None:
+    title, pages = _parse(made.make_docx(tmp_path / "report.docx"))
+    assert title == "Harbour report"
+    (number, _, text), *_ = pages
+    assert number is None
+    assert "## Schedule" in text
+    assert text_of("report.docx") in text
+    assert "| Nautilus | Pier 19 |" in text
+
+
+def test_pptx_gives_one_page_a_slide_with_its_notes(tmp_path: Path) -> None:
+    _, pages = _parse(made.make_pptx(tmp_path / "deck.pptx"))
+    assert [(number, label) for number, label, _ in pages] == [(1, "slide 1"), (2, "slide 2")]
+    assert text_of("deck.pptx") in pages[1][2]
+    assert f"Notes: {text_of('deck-notes')}" in pages[1][2]
+
+
+def test_xlsx_gives_a_markdown_table_a_sheet(tmp_path: Path) -> None:
+    _, pages = _parse(made.make_xlsx(tmp_path / "budget.xlsx"))
+    assert [label for _, label, _ in pages] == ["sheet Summary", "sheet Spices"]
+    assert pages[1][2].startswith("| Spice | Origin | Price per gram |\n| --- | --- | --- |\n")
+    assert "| Saffron | Kashmir | 11.5 |" in pages[1][2]
+
+
+def test_long_sheet_repeats_its_header_in_every_chunk(tmp_path: Path) -> None:
+    result = load_paths([made.make_xlsx(tmp_path / "long.xlsx", rows=400)], 10**7)
+    spices = [doc for doc in result.files[0].documents if doc.metadata["page"] == 2]
+    chunks = split_documents(spices, chunk_size=300, chunk_overlap=30)
+    assert len(chunks) > 10
+    for chunk in chunks:
+        assert chunk.page_content.startswith("| Spice | Origin | Price per gram |\n| --- |")
+        assert chunk.metadata["page_label"] == "sheet Spices"
+        assert "table_header" not in chunk.metadata
+        assert len(chunk.page_content) <= 300
+    rows = [line for chunk in chunks for line in chunk.page_content.splitlines()[2:]]
+    assert len(rows) == 401  # every row once, none cut
+
+
+def test_csv_and_tsv_become_markdown_tables(tmp_path: Path) -> None:
+    _, pages = _parse(made.make_csv(tmp_path / "people.csv"))
+    assert "| Bartholomew | Night porter | 4471 |" in pages[0][2]
+    tsv = tmp_path / "people.tsv"
+    tsv.write_text("Name\tRole\nAda\tGardener, head\n", encoding="utf-8")
+    _, pages = _parse(tsv)
+    assert pages[0][2] == "| Name | Role |\n| --- | --- |\n| Ada | Gardener, head |"
+
+
+def test_opendocument_text_slides_and_sheets(tmp_path: Path) -> None:
+    title, pages = _parse(made.make_odt(tmp_path / "letter.odt"))
+    assert title == "Coastal log"
+    assert text_of("letter.odt") in pages[0][2]
+    _, slides = _parse(made.make_odp(tmp_path / "slides.odp"))
+    assert [label for _, label, _ in slides] == ["slide 1", "slide 2"]
+    assert text_of("slides.odp") in slides[1][2]
+    assert "Notes: Mention the obsidian auction house." in slides[1][2]
+    _, sheets = _parse(made.make_ods(tmp_path / "stock.ods"))
+    assert sheets[0][:2] == (1, "sheet Pantry")
+    assert "| Marmalade | Top shelf left |" in sheets[0][2]
+
+
+def test_epub_gives_one_page_a_chapter_in_reading_order(tmp_path: Path) -> None:
+    title, pages = _parse(made.make_epub(tmp_path / "novel.epub"))
+    assert title == "The Clockmaker"
+    assert [(number, label) for number, label, _ in pages] == [(1, "Chapter 1"), (2, "Chapter 2")]
+    assert text_of("novel.epub") in pages[1][2]
+
+
+def test_eml_reads_headers_body_and_supported_attachments(tmp_path: Path) -> None:
+    title, pages = _parse(made.make_eml(tmp_path / "message.eml", tmp_path))
+    assert title == "Greenhouse"
+    assert "Subject: Greenhouse" in pages[0][2]
+    assert "From: Ada Gardener <ada@example.org>" in pages[0][2]
+    assert text_of("message.eml") in pages[0][2]
+    assert pages[1][1] == "attachment cellar.docx"
+    assert text_of("attachment") in pages[1][2]
+
+
+def test_mbox_numbers_pages_by_message(tmp_path: Path) -> None:
+    _, pages = _parse(made.make_mbox(tmp_path / "archive.mbox"))
+    assert [(number, label) for number, label, _ in pages] == [
+        (1, "Town fair"),
+        (2, "Bicycle race"),
+    ]
+    assert text_of("archive.mbox") in pages[1][2]
+
+
+def test_rtf_notebook_code_and_config(tmp_path: Path) -> None:
+    assert _parse(made.make_rtf(tmp_path / "memo.rtf"))[1][0][2] == text_of("memo.rtf")
+    title, pages = _parse(made.make_ipynb(tmp_path / "analysis.ipynb"))
+    assert title == "Bird counts"
+    assert "```python\nprint('pelican flock')\n```" in pages[0][2]
+    assert text_of("analysis.ipynb") in pages[0][2]
+    assert "zeppelin_hangar_capacity: 3" in _parse(made.make_yaml(tmp_path / "c.yaml"))[1][0][2]
+    code = made.make_python(tmp_path / "geometry.py")
+    parsed = parse_document(code.read_bytes(), ".py", "geometry")
+    assert parsed.language == "python"
+
+
+def test_code_is_split_along_functions_and_classes(tmp_path: Path) -> None:
+    source = (
+        "\n\n".join(
+            f"def function_{n}(value):\n    total = value * {n}\n    return total + {n}\n"
+            for n in range(6)
+        )
+        + "\n\nclass Shape:\n    def area(self):\n        return 0\n"
+    )
+    document = Document(source, metadata={"source": "s.py", "language": "python"})
+    chunks = split_documents([document], chunk_size=120, chunk_overlap=0)
+    assert all(chunk.page_content.startswith(("def ", "class ")) for chunk in chunks), [
+        c.page_content for c in chunks
+    ]
+
+
+def _zip_of(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_zip_bomb_is_refused_by_declared_size_before_reading() -> None:
+    bomb = _zip_of({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"\0" * 600_000_000})
+    assert len(bomb) < 1_000_000
+    with pytest.raises(UnreadableDocument, match="refused: DOCX declares 572 MB uncompressed"):
+        parse_document(bomb, ".docx", "bomb")
+
+
+@pytest.mark.parametrize("suffix", [".docx", ".xlsx", ".epub", ".pptx", ".odt"])
+def test_truncated_containers_are_unreadable_with_a_reason(tmp_path: Path, suffix: str) -> None:
+    makers = {
+        ".docx": made.make_docx,
+        ".xlsx": made.make_xlsx,
+        ".epub": made.make_epub,
+        ".pptx": made.make_pptx,
+        ".odt": made.make_odt,
+    }
+    data = makers[suffix](tmp_path / f"file{suffix}").read_bytes()
+    with pytest.raises(UnreadableDocument, match=r"^(not a|broken) "):
+        parse_document(data[: len(data) // 2], suffix, "half")
+
+
+def test_password_protected_office_file_is_named_as_such(tmp_path: Path) -> None:
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    plain = made.make_docx(tmp_path / "plain.docx")
+    locked = io.BytesIO()
+    with plain.open("rb") as handle:
+        OOXMLFile(handle).encrypt("secret", locked)
+    with pytest.raises(UnreadableDocument, match="password-protected"):
+        parse_document(locked.getvalue(), ".docx", "locked")
+
+
+def test_macro_enabled_word_file_is_read_and_its_macros_noted(tmp_path: Path) -> None:
+    path = made.make_docx(tmp_path / "macro.docm", macro=True)
+    parsed = parse_document(path.read_bytes(), ".docm", "macro")
+    assert text_of("report.docx") in parsed.pages[0].text
+    assert parsed.warnings == ("macros ignored (never run)",)
+
+
+def test_a_file_whose_extension_lies_is_read_as_what_it_is(tmp_path: Path) -> None:
+    workbook = made.make_xlsx(tmp_path / "really-a-workbook.xlsx").read_bytes()
+    parsed = parse_document(workbook, ".docx", "liar")
+    assert "| Saffron | Kashmir | 11.5 |" in parsed.pages[1].text
+    assert parsed.warnings[0] == "content is XLSX, not what its .docx extension says"
+    with pytest.raises(UnreadableDocument, match="not a DOCX file"):
+        parse_document(b"just some words, not a zip at all", ".docx", "text")
+
+
+def test_row_cap_reads_the_first_rows_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.ingestion.formats import sheets
+
+    monkeypatch.setattr(sheets, "MAX_ROWS", 50)
+    path = made.make_xlsx(tmp_path / "big.xlsx", rows=200)
+    parsed = parse_document(path.read_bytes(), ".xlsx", "big")
+    assert parsed.warnings == ("sheet Spices: read the first 50 rows only (row cap)",)
+    assert parsed.pages[1].text.count("\n") == 50
