@@ -306,3 +306,31 @@ def make_all(folder: Path) -> dict[str, Path]:
 
 def notebook_json(cells: list[dict[str, object]]) -> str:
     return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def make_zip_bomb(path: Path, megabytes: int = 600) -> Path:
+    """A .docx-looking zip holding ``megabytes`` of zeros in well under a megabyte."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("[Content_Types].xml", b"<Types/>")
+        with archive.open("word/document.xml", "w", force_zip64=True) as member:
+            block = b"\0" * (1024 * 1024)
+            for _ in range(megabytes):
+                member.write(block)
+    return path
+
+
+def encrypted_docx(plain: Path) -> bytes:
+    """``plain`` encrypted with a password by msoffcrypto-tool, as Word would save it."""
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    locked = io.BytesIO()
+    with plain.open("rb") as handle:
+        OOXMLFile(handle).encrypt("secret", locked)
+    return locked.getvalue()
+
+
+def damaged_pdf(sentence: str) -> bytes:
+    """A PDF whose page tree is mislabelled: pypdf finds no pages, PDFium still reads it."""
+    from tests.support.pdf import make_text_pdf
+
+    return make_text_pdf([sentence]).replace(b"/Type /Pages", b"/Type /Nope")

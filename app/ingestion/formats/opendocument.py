@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from app.ingestion.formats.archive import ZIP_ERRORS, open_zip
 from app.ingestion.formats.model import Page, ParsedDocument, UnreadableDocument
-from app.ingestion.formats.sheets import MAX_ROWS, table_markdown, table_page
+from app.ingestion.formats.sheets import capped_rows, table_markdown, table_page
 
 ODF_SUFFIXES = frozenset({".odt", ".odp", ".ods"})
 
@@ -22,7 +22,7 @@ _NS = {
     "office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
 }
 MAX_REPEAT = 256
-"""Repeated empty cells and rows (a sheet's unused tail) are not expanded past this."""
+"""Repeated cells and rows (a sheet's unused tail, say) are not expanded past this."""
 
 
 def _tag(prefix: str, name: str) -> str:
@@ -97,12 +97,7 @@ def _slides(body: ElementTree.Element) -> Iterator[Page]:
 def _sheets(body: ElementTree.Element, notes: list[str]) -> Iterator[Page]:
     for number, sheet in enumerate(body.iter(_tag("table", "table")), start=1):
         name = sheet.get(_tag("table", "name"), str(number))
-        rows: list[list[str]] = []
-        for row in _rows(sheet):
-            if len(rows) >= MAX_ROWS:
-                notes.append(f"sheet {name}: read the first {MAX_ROWS} rows only (row cap)")
-                break
-            rows.append(row)
+        rows = capped_rows(_rows(sheet), f"sheet {name}", notes)
         page = table_page(rows, number, f"sheet {name}")
         if page is not None:
             yield page
@@ -118,5 +113,5 @@ def _rows(table: ElementTree.Element) -> Iterator[list[str]]:
         while cells and not cells[-1]:
             cells.pop()
         repeat = int(row.get(_tag("table", "number-rows-repeated"), "1"))
-        for _ in range(min(repeat, MAX_ROWS) if cells else 1):
+        for _ in range(min(repeat, MAX_REPEAT) if cells else 1):
             yield cells

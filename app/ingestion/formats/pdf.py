@@ -14,25 +14,33 @@ NO_TEXT_LAYER = "PDF has no text layer (scanned? OCR is off: set RAG_OCR=auto)"
 def parse_pdf(data: bytes, fallback_title: str) -> ParsedDocument:
     """One page of text per PDF page that has a text layer.
 
-    A file pypdf cannot read (a damaged page tree or cross-reference table) is read with
-    PDFium before it is given up, and says so in a warning.
+    A file pypdf cannot read, or finds no text in (a damaged cross-reference table or page
+    tree), is read with PDFium before it is given up, and says so in a warning.
     """
     try:
         title, pages = _read_with_pypdf(data)
     except UnreadableDocument as error:
         if str(error).startswith("encrypted"):
             raise
-        try:
-            pages = _read_with_pdfium(data)
-        except UnreadableDocument:
-            raise error from None
-        if not pages:
-            raise error from None
-        note = f"damaged PDF read with pypdfium2 (pypdf: {error})"
-        return ParsedDocument(fallback_title, pages, None, (note,))
+        return _second_opinion(data, fallback_title, error)
     if not pages:
-        raise UnreadableDocument(NO_TEXT_LAYER)
+        try:
+            return _second_opinion(data, fallback_title, UnreadableDocument("found no text"))
+        except UnreadableDocument:
+            raise UnreadableDocument(NO_TEXT_LAYER) from None
     return ParsedDocument(title or fallback_title, pages)
+
+
+def _second_opinion(data: bytes, fallback_title: str, error: UnreadableDocument) -> ParsedDocument:
+    """The pages PDFium reads where pypdf failed, or pypdf's reason when PDFium finds none."""
+    try:
+        pages = _read_with_pdfium(data)
+    except UnreadableDocument:
+        raise error from None
+    if not pages:
+        raise error
+    note = f"damaged PDF read with pypdfium2 (pypdf: {error})"
+    return ParsedDocument(fallback_title, pages, None, (note,))
 
 
 def _read_with_pypdf(data: bytes) -> tuple[str | None, tuple[Page, ...]]:

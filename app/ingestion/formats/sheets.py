@@ -59,13 +59,14 @@ def table_page(
     return Page(text, number, label, table_header=header)
 
 
-def _capped(
-    rows: Iterator[Sequence[object]], name: str, notes: list[str]
+def capped_rows(
+    rows: Iterator[Sequence[object]], where: str, notes: list[str]
 ) -> list[Sequence[object]]:
+    """The first MAX_ROWS rows; a note in ``notes`` says so when there were more."""
     kept = []
     for count, row in enumerate(rows):
         if count >= MAX_ROWS:
-            notes.append(f"sheet {name}: read the first {MAX_ROWS} rows only (row cap)")
+            notes.append(f"{where}: read the first {MAX_ROWS} rows only (row cap)")
             break
         kept.append(row)
     return kept
@@ -77,7 +78,7 @@ def parse_delimited(data: bytes, suffix: str, fallback_title: str) -> ParsedDocu
     delimiter = "\t" if suffix == ".tsv" else _delimiter(text)
     notes: list[str] = []
     try:
-        rows = _capped(csv.reader(io.StringIO(text), delimiter=delimiter), "1", notes)
+        rows = capped_rows(csv.reader(io.StringIO(text), delimiter=delimiter), "table", notes)
     except csv.Error as error:
         raise UnreadableDocument(f"broken CSV ({error})") from None
     page = table_page(rows)
@@ -104,7 +105,7 @@ def parse_xlsx(data: bytes, fallback_title: str) -> ParsedDocument:
             book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         pages = []
         for number, sheet in enumerate(book.worksheets, start=1):
-            rows = _capped(sheet.iter_rows(values_only=True), sheet.title, notes)
+            rows = capped_rows(sheet.iter_rows(values_only=True), f"sheet {sheet.title}", notes)
             page = table_page(rows, number, f"sheet {sheet.title}")
             if page is not None:
                 pages.append(page)
