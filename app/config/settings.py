@@ -342,6 +342,14 @@ SPECS: tuple[SettingSpec, ...] = (
         _integer(1, 100000),
     ),
     SettingSpec(
+        "ocr",
+        "RAG_OCR",
+        "auto",
+        "OCR for scanned PDF pages and images (.png .jpg .tiff .webp), with rapidocr-onnxruntime "
+        "(ragkit[ocr]): auto (only pages without a text layer), off, or force (every PDF page).",
+        _choice("auto", "off", "force"),
+    ),
+    SettingSpec(
         "ollama_host",
         "OLLAMA_HOST",
         "http://127.0.0.1:11434",
@@ -411,6 +419,7 @@ class Settings:
     index_type: str
     vector_dtype: str
     max_file_mb: int
+    ocr: str
     ollama_host: str
     ollama_timeout: float
     ollama_request_timeout: float

@@ -16,11 +16,11 @@ from langchain_core.documents import Document
 
 from app.errors import InputPathError
 from app.ingestion.formats import (
-    SUPPORTED_SUFFIXES,
     Page,
     ParsedDocument,
     UnreadableDocument,
     parse_document,
+    readable_suffixes,
 )
 
 
@@ -159,18 +159,23 @@ def load_paths(
     *,
     follow_symlinks: bool = False,
     exclude: Iterable[Path] = (),
+    ocr: str = "off",
 ) -> LoadResult:
-    """Load every supported file under the roots (but not under ``exclude``); skip the rest."""
+    """Load every supported file under the roots (but not under ``exclude``); skip the rest.
+
+    ``ocr`` is the RAG_OCR mode: images and scanned PDF pages are read only when it is on.
+    """
     result = LoadResult()
     excluded = frozenset(path.resolve() for path in exclude)
+    suffixes = readable_suffixes(ocr)
     for root in roots:
         for path, problem in iter_files(root, follow_symlinks, excluded):
-            if problem is None and path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            if problem is None and path.suffix.lower() not in suffixes:
                 if path != root:
                     result.unsupported += 1
                     continue
                 problem = f"unsupported file type {path.suffix or '(none)'}"
-            loaded = problem or _load_one(path, source_name(path, root), max_file_bytes)
+            loaded = problem or _load_one(path, source_name(path, root), max_file_bytes, ocr)
             if isinstance(loaded, LoadedFile):
                 result.files.append(loaded)
                 if loaded.warnings:
@@ -190,7 +195,7 @@ def _skip(result: LoadResult, on_skip: SkipHandler | None, path: Path, reason: s
         on_skip(skipped)
 
 
-def _load_one(path: Path, source: str, max_file_bytes: int) -> LoadedFile | str:
+def _load_one(path: Path, source: str, max_file_bytes: int, ocr: str) -> LoadedFile | str:
     """Read one file; return the reason as a string when it cannot be used."""
     try:
         if not path.is_file():
@@ -204,7 +209,7 @@ def _load_one(path: Path, source: str, max_file_bytes: int) -> LoadedFile | str:
     if not data.strip():
         return "empty file"
     try:
-        parsed = parse_document(data, path.suffix, fallback_title=display_path(path.stem))
+        parsed = parse_document(data, path.suffix, display_path(path.stem), ocr)
     except UnreadableDocument as error:
         return str(error)
     content_hash = hashlib.sha256(data).hexdigest()

@@ -134,6 +134,7 @@ def _ingest_locked(
         on_skip,
         follow_symlinks=options.follow_symlinks,
         exclude=[Path(store.location)],
+        ocr=settings.ocr,
     )
     if options.strict and loaded.skipped:
         raise SkippedFilesError(

@@ -7,6 +7,10 @@ import json
 import zipfile
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 # One sentence a format, with words found nowhere else, and where it must be cited.
 SENTENCES: dict[str, tuple[str, int | None]] = {
@@ -334,3 +338,21 @@ def damaged_pdf(sentence: str) -> bytes:
     from tests.support.pdf import make_text_pdf
 
     return make_text_pdf([sentence]).replace(b"/Type /Pages", b"/Type /Nope")
+
+
+def text_image(lines: list[str], width: int = 1275, height: int = 500) -> Image:
+    """A white image with the lines drawn in black, as a scanner would see a page."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=36)
+    for number, line in enumerate(lines):
+        draw.text((60, 60 + 70 * number), line, fill="black", font=font)
+    return image
+
+
+def make_scanned_pdf(path: Path, lines: list[str]) -> Path:
+    """A PDF whose only page is an image of the lines: no text layer at all."""
+    text_image(lines).save(path, "PDF", resolution=150)
+    return path

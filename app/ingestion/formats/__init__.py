@@ -19,6 +19,7 @@ from app.ingestion.formats.epub import EPUB_SUFFIXES, parse_epub
 from app.ingestion.formats.html import HTML_SUFFIXES, html_to_text
 from app.ingestion.formats.mail import EML_SUFFIXES, MBOX_SUFFIXES, parse_eml, parse_mbox
 from app.ingestion.formats.model import Page, ParsedDocument, UnreadableDocument
+from app.ingestion.formats.ocr import IMAGE_SUFFIXES, OCR_MODES, ocr_engine, parse_image
 from app.ingestion.formats.office import DOCX_SUFFIXES, PPTX_SUFFIXES, parse_docx, parse_pptx
 from app.ingestion.formats.opendocument import ODF_SUFFIXES, parse_opendocument
 from app.ingestion.formats.pdf import PDF_SUFFIXES, parse_pdf
@@ -37,6 +38,7 @@ from app.ingestion.formats.text import (
 )
 
 __all__ = [
+    "OCR_MODES",
     "SUPPORTED_SUFFIXES",
     "Page",
     "ParsedDocument",
@@ -46,9 +48,12 @@ __all__ = [
     "markdown_title",
     "parse_document",
     "parse_pdf",
+    "readable_suffixes",
 ]
 
 Parser = Callable[[bytes, str, str], ParsedDocument]
+OcrParser = Callable[[bytes, str, str], ParsedDocument]
+"""Reads bytes given a title and the RAG_OCR mode."""
 
 
 def _parse_text(data: bytes, suffix: str, fallback_title: str) -> ParsedDocument:
@@ -72,7 +77,6 @@ def _ignoring_suffix(parse: Callable[[bytes, str], ParsedDocument]) -> Parser:
 _PARSERS: list[tuple[frozenset[str], Parser]] = [
     (TEXT_SUFFIXES | DATA_SUFFIXES, _parse_text),
     (HTML_SUFFIXES, _parse_html),
-    (PDF_SUFFIXES, _ignoring_suffix(parse_pdf)),
     (DOCX_SUFFIXES, _ignoring_suffix(parse_docx)),
     (PPTX_SUFFIXES, _ignoring_suffix(parse_pptx)),
     (XLSX_SUFFIXES, _ignoring_suffix(parse_xlsx)),
@@ -88,7 +92,20 @@ _PARSERS: list[tuple[frozenset[str], Parser]] = [
 _BY_SUFFIX: dict[str, Parser] = {
     suffix: parser for suffixes, parser in _PARSERS for suffix in suffixes
 }
-SUPPORTED_SUFFIXES = frozenset(_BY_SUFFIX)
+_WITH_OCR: dict[str, OcrParser] = {
+    **dict.fromkeys(PDF_SUFFIXES, parse_pdf),
+    **dict.fromkeys(IMAGE_SUFFIXES, parse_image),
+}
+SUPPORTED_SUFFIXES = frozenset(_BY_SUFFIX) | PDF_SUFFIXES
+"""What is read without OCR (images need it, see ``readable_suffixes``)."""
+
+
+def readable_suffixes(ocr: str) -> frozenset[str]:
+    """The suffixes read with this RAG_OCR mode: images too when OCR is on and installed."""
+    if ocr == "off" or ocr_engine() is None:
+        return SUPPORTED_SUFFIXES
+    return SUPPORTED_SUFFIXES | IMAGE_SUFFIXES
+
 
 # What a file really is (by its bytes) -> the suffix to read it as when its own one lies.
 _SUFFIX_OF_CONTENT = {
@@ -100,20 +117,29 @@ _SUFFIX_OF_CONTENT = {
 }
 
 
-def parse_document(data: bytes, suffix: str, fallback_title: str) -> ParsedDocument:
+def parse_document(
+    data: bytes, suffix: str, fallback_title: str, ocr: str = "auto"
+) -> ParsedDocument:
     """Parse the bytes of a file with the given suffix (``.md``, ``.pdf``, ``.docx`` ...).
 
     A file whose bytes are another supported container than its suffix says (a PDF called
-    ``.txt``, a workbook called ``.docx``) is read as what it is, with a warning.
+    ``.txt``, a workbook called ``.docx``) is read as what it is, with a warning. ``ocr`` is
+    the RAG_OCR mode for scanned PDF pages and images.
     """
     suffix = suffix.lower()
     content = sniff(data)
     actual = _SUFFIX_OF_CONTENT.get(content or "")
-    if actual is not None and _BY_SUFFIX.get(suffix) is not _BY_SUFFIX[actual]:
-        parsed = _BY_SUFFIX[actual](data, actual, fallback_title)
+    if actual is not None and _parser(suffix) is not _parser(actual):
+        parsed = parse_document(data, actual, fallback_title, ocr)
         note = f"content is {content}, not what its {suffix or 'missing'} extension says"
         return ParsedDocument(parsed.title, parsed.pages, parsed.language, (note, *parsed.warnings))
+    if suffix in _WITH_OCR:
+        return _WITH_OCR[suffix](data, fallback_title, ocr)
     parser = _BY_SUFFIX.get(suffix)
     if parser is None:
         raise UnreadableDocument(f"unsupported file type {suffix or '(none)'}")
     return parser(data, suffix, fallback_title)
+
+
+def _parser(suffix: str) -> object:
+    return _WITH_OCR.get(suffix) or _BY_SUFFIX.get(suffix)
