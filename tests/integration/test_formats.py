@@ -44,3 +44,20 @@ def test_each_format_is_found_and_cited_with_its_place(formats_index: Path, key:
     assert best["source"] == FILE_OF.get(key, key), data["sources"]
     assert sentence in best["text"]
     assert best["page"] == page
+
+
+def test_a_pdf_table_cell_is_found_by_its_row_and_column_words(tmp_path: Path) -> None:
+    from tests.support.documents import make_table_pdf
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    make_table_pdf(folder / "tea.pdf")
+    (folder / "other.md").write_text("# Coffee\n\nThe coffee harvest was late.", "utf-8")
+    env = rag_env(tmp_path / "index")
+    run_json(["ingest", str(folder), "--json"], env)
+    data = run_json(
+        ["ask", "Harvest tonnes of Assam", "--retrieve-only", "--json", "--k", "2"], env
+    )
+    best = data["sources"][0]
+    assert (best["source"], best["page"]) == ("tea.pdf", 2)
+    assert "| Assam | 958 | 2800 |" in best["text"].splitlines()

@@ -61,7 +61,7 @@ def _build(root: Path, scratch: Path) -> tuple[dict[str, str], dict[str, str]]:
         "macros.docm": "macros ignored (never run)",
         "workbook.docx": "content is XLSX, not what its .docx extension says",
         "pdf-named.txt": "content is PDF, not what its .txt extension says",
-        "damaged.pdf": "damaged PDF read with pypdfium2",
+        "damaged.pdf": "damaged PDF read with pypdf",
     }
     return skipped, warned
 

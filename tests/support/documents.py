@@ -333,11 +333,14 @@ def encrypted_docx(plain: Path) -> bytes:
     return locked.getvalue()
 
 
-def damaged_pdf(sentence: str) -> bytes:
-    """A PDF whose page tree is mislabelled: pypdf finds no pages, PDFium still reads it."""
+def damaged_pdf(sentence: str, part: str = "catalogue") -> bytes:
+    """A PDF with a broken trailer (PDFium refuses it, pypdf recovers) or page tree (reverse)."""
     from tests.support.pdf import make_text_pdf
 
-    return make_text_pdf([sentence]).replace(b"/Type /Pages", b"/Type /Nope")
+    good = make_text_pdf([sentence])
+    if part == "catalogue":
+        return good.replace(b"/Root 1 0 R", b"/Root 77 0 R")
+    return good.replace(b"/Type /Pages", b"/Type /Nope")
 
 
 def text_image(lines: list[str], width: int = 1275, height: int = 500) -> Image:
@@ -355,4 +358,42 @@ def text_image(lines: list[str], width: int = 1275, height: int = 500) -> Image:
 def make_scanned_pdf(path: Path, lines: list[str]) -> Path:
     """A PDF whose only page is an image of the lines: no text layer at all."""
     text_image(lines).save(path, "PDF", resolution=150)
+    return path
+
+
+TEA_TABLE = [
+    ["Estate", "Harvest tonnes", "Rainfall mm"],
+    ["Darjeeling", "412", "3100"],
+    ["Assam", "958", "2800"],
+    ["Nilgiri", "377", "1900"],
+]
+
+
+PROSE = [
+    "The survey began in the eastern valleys after the monsoon.",
+    "Harvests by estate, in tonnes, with the year's rainfall:",
+    "Pickers reported that the late frost spared the lower slopes.",
+]
+
+
+def make_table_pdf(path: Path, pages: int = 3) -> Path:
+    """A report made by fpdf2: a running header and footer, prose, a ruled table on page 2."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    for number in range(1, pages + 1):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=9)
+        pdf.cell(0, 8, "Tea Board of the Hills - internal", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", size=11)
+        pdf.multi_cell(0, 6, PROSE[(number - 1) % len(PROSE)])
+        if number == 2:
+            with pdf.table() as table:
+                for cells in TEA_TABLE:
+                    row = table.row()
+                    for cell in cells:
+                        row.cell(cell)
+        pdf.set_font("Helvetica", size=9)
+        pdf.cell(0, 8, f"Page {number} of {pages}", new_x="LMARGIN", new_y="NEXT")
+    path.write_bytes(bytes(pdf.output()))
     return path

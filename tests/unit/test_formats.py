@@ -163,7 +163,9 @@ def test_password_protected_office_file_is_named_as_such(tmp_path: Path) -> None
 def test_a_damaged_pdf_is_read_by_the_second_library_with_a_warning() -> None:
     parsed = parse_document(made.damaged_pdf("The atlas shows the glacier route."), ".pdf", "x")
     assert parsed.pages[0].text == "The atlas shows the glacier route."
-    assert parsed.warnings[0].startswith("damaged PDF read with pypdfium2")
+    assert parsed.warnings[0].startswith("damaged PDF read with pypdf (pypdfium2: broken PDF")
+    tree = made.damaged_pdf("The atlas shows the glacier route.", part="page tree")
+    assert parse_document(tree, ".pdf", "x").pages[0].text == "The atlas shows the glacier route."
 
 
 def test_macro_enabled_word_file_is_read_and_its_macros_noted(tmp_path: Path) -> None:
@@ -192,3 +194,18 @@ def test_row_cap_reads_the_first_rows_with_a_warning(
     parsed = parse_document(path.read_bytes(), ".xlsx", "big")
     assert parsed.warnings == ("sheet Spices: read the first 50 rows only (row cap)",)
     assert parsed.pages[1].text.count("\n") == 50
+
+
+def test_pdf_tables_become_markdown_and_running_lines_are_dropped(tmp_path: Path) -> None:
+    parsed = parse_document(
+        made.make_table_pdf(tmp_path / "tea.pdf").read_bytes(), ".pdf", "t", "off"
+    )
+    assert [page.number for page in parsed.pages] == [1, 2, 3]
+    second = parsed.pages[1].text
+    assert "| Estate | Harvest tonnes | Rainfall mm |\n| --- | --- | --- |" in second
+    assert "| Assam | 958 | 2800 |" in second
+    assert second.index("Harvests by estate") < second.index("| Estate |")
+    for page, prose in zip(parsed.pages, made.PROSE, strict=True):
+        assert "Tea Board of the Hills" not in page.text
+        assert "of 3" not in page.text
+        assert page.text.startswith(prose)
