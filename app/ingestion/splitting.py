@@ -7,6 +7,7 @@ a Markdown table page (a sheet) is split between rows, its header repeated in ev
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Sequence
 
@@ -43,9 +44,11 @@ def split_documents(
             chunks.extend(split_table(document, str(header), chunk_size))
         else:
             language = document.metadata.get("language")
-            chunks.extend(
-                splitter_for(str(language) if language else None).split_documents([document])
-            )
+            splitter = splitter_for(str(language) if language else None)
+            if language:
+                chunks.extend(splitter.split_documents([document]))
+            else:
+                chunks.extend(split_by_section(document, splitter))
     per_file: Counter[str] = Counter()
     for chunk in chunks:
         chunk.metadata.pop("table_header", None)
@@ -57,6 +60,52 @@ def split_documents(
             file_key, str(chunk.metadata.get("content_hash", "")), index
         )
         chunk.id = chunk.metadata["chunk_id"]
+    return chunks
+
+
+_HEADING = re.compile(r"^(#{1,6}) +(.+?)[ #]*$")
+_FENCE = re.compile(r"^(```|~~~)")
+
+
+def section_starts(text: str) -> list[tuple[int, str]]:
+    """Where each Markdown heading starts and the section path it opens ("A > B > C").
+
+    Headings inside fenced code blocks are not headings.
+    """
+    starts: list[tuple[int, str]] = []
+    path: list[tuple[int, str]] = []
+    in_fence = False
+    position = 0
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        elif not in_fence and (match := _HEADING.match(line)):
+            level = len(match.group(1))
+            path = [(lvl, name) for lvl, name in path if lvl < level] + [(level, match.group(2))]
+            starts.append((position, " > ".join(name for _, name in path)))
+        position += len(line) + 1
+    return starts
+
+
+def split_by_section(
+    document: Document, splitter: RecursiveCharacterTextSplitter
+) -> list[Document]:
+    """Chunks that never span two sections, each with its ``section`` path when it has one."""
+    text = document.page_content
+    starts = section_starts(text)
+    if not starts:
+        return splitter.split_documents([document])
+    bounds = [(0, "")] if starts[0][0] > 0 else []
+    bounds += starts
+    chunks = []
+    for (start, path), (end, _) in zip(bounds, [*bounds[1:], (len(text), "")], strict=True):
+        part = text[start:end]
+        if not part.strip():
+            continue
+        metadata = {**document.metadata, **({"section": path} if path else {})}
+        for chunk in splitter.split_documents([Document(part, metadata=metadata)]):
+            chunk.metadata["start_index"] = start + int(chunk.metadata.get("start_index", 0))
+            chunks.append(chunk)
     return chunks
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import rag_env, run_json
+from tests.integration.conftest import rag_env, run_json, run_rag
 from tests.support.documents import SENTENCES, make_all
 
 pytestmark = pytest.mark.integration
@@ -61,3 +61,14 @@ def test_a_pdf_table_cell_is_found_by_its_row_and_column_words(tmp_path: Path) -
     best = data["sources"][0]
     assert (best["source"], best["page"]) == ("tea.pdf", 2)
     assert "| Assam | 958 | 2800 |" in best["text"].splitlines()
+
+
+def test_chunks_carry_their_section_path_into_citations(formats_index: Path) -> None:
+    question = "Where does the turquoise submarine dock?"
+    data = run_json(
+        ["ask", question, "--retrieve-only", "--json", "--k", "1"], rag_env(formats_index)
+    )
+    assert data["sources"][0]["section"] == "Harbour report > Schedule"
+    shown = run_rag(["ask", question, "--retrieve-only", "--k", "1"], rag_env(formats_index))
+    assert "report.docx (chunk 1," in shown.stdout
+    assert "in Harbour report > Schedule" in shown.stdout
