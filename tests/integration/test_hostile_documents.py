@@ -49,7 +49,7 @@ def _build(root: Path, scratch: Path) -> tuple[dict[str, str], dict[str, str]]:
     (root / "damaged.pdf").write_bytes(made.damaged_pdf("The glacier route is on the atlas."))
     skipped = {
         "truncated.docx": "not a DOCX file",
-        "truncated.xlsx": "not a XLSX file",
+        "truncated.xlsx": "not an XLSX file",
         "corrupt.epub": "broken EPUB",
         "bomb.docx": "refused: DOCX declares 600 MB uncompressed",
         "locked.docx": "password-protected",

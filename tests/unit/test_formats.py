@@ -150,7 +150,7 @@ def test_truncated_containers_are_unreadable_with_a_reason(tmp_path: Path, suffi
         ".odt": made.make_odt,
     }
     data = makers[suffix](tmp_path / f"file{suffix}").read_bytes()
-    with pytest.raises(UnreadableDocument, match=r"^(not a|broken) "):
+    with pytest.raises(UnreadableDocument, match=r"^(not an?|broken) "):
         parse_document(data[: len(data) // 2], suffix, "half")
 
 
@@ -209,3 +209,34 @@ def test_pdf_tables_become_markdown_and_running_lines_are_dropped(tmp_path: Path
         assert "Tea Board of the Hills" not in page.text
         assert "of 3" not in page.text
         assert page.text.startswith(prose)
+
+
+def test_sync_treats_new_formats_like_any_file(tmp_path: Path) -> None:
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from app.config.settings import resolve_settings
+    from app.ingestion.run import ingest_paths
+    from retrievers.snapshot_store import SnapshotStore
+
+    folder = tmp_path / "docs"
+    made.make_all(folder)
+    (folder / "broken.xlsx").write_bytes(b"PK\x03\x04 truncated")
+    settings = resolve_settings({"index_dir": tmp_path / "index", "ocr": "off"}, {}, {})
+    store = SnapshotStore(settings.index_dir)
+    embeddings = DeterministicFakeEmbedding(size=16)
+    first = ingest_paths([folder], store, settings, embeddings)
+    assert (first.files_added, len(first.skipped)) == (14, 1)
+    assert first.skipped[0].reason.startswith("not an XLSX file")
+
+    again = ingest_paths([folder], store, settings, embeddings)
+    assert (again.files_unchanged, again.chunks_embedded, len(again.skipped)) == (14, 0, 1)
+
+    (folder / "report.docx").rename(folder / "renamed.docx")
+    (folder / "deck.pptx").unlink()
+    made.make_xlsx(folder / "budget.xlsx", rows=10)
+    synced = ingest_paths([folder], store, settings, embeddings)
+    assert (synced.files_renamed, synced.files_removed, synced.files_updated) == (1, 1, 1)
+    assert synced.total_files == 13
+    sources = {record.metadata["source"] for record in store.load().records}
+    assert "renamed.docx" in sources and "report.docx" not in sources
+    assert "deck.pptx" not in sources

@@ -24,13 +24,13 @@ def open_zip(data: bytes, kind: str) -> zipfile.ZipFile:
     """The container of a ``kind`` file ("DOCX", "EPUB" ...), checked for bombs and damage."""
     if data.startswith(OLE_MAGIC):
         raise UnreadableDocument(
-            f"password-protected or legacy binary Office file, not a {kind} container"
+            f"password-protected or legacy binary Office file, not {_an(kind)} container"
         )
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError) as error:
         raise UnreadableDocument(
-            f"not a {kind} file ({sniff(data) or 'not a zip container'}: {error})"
+            f"not {_an(kind)} file ({sniff(data) or 'not a zip container'}: {error})"
         ) from None
     members = archive.infolist()
     declared = sum(member.file_size for member in members)
@@ -40,6 +40,11 @@ def open_zip(data: bytes, kind: str) -> zipfile.ZipFile:
             f"{len(members)} parts (zip bomb?)"
         )
     return archive
+
+
+def _an(kind: str) -> str:
+    """``a DOCX``, ``an XLSX``: the article as the name is said."""
+    return f"an {kind}" if kind[0] in "AEFHILMNORSX" else f"a {kind}"
 
 
 def has_macros(archive: zipfile.ZipFile) -> bool:
