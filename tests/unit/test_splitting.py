@@ -74,3 +74,16 @@ def test_citations_name_the_slide_or_sheet_and_the_section() -> None:
     )
     assert source_label({"source": "g.md", "section": "Guide > Windows"}) == "g.md, Guide > Windows"
     assert source_label({"source": "a.pdf", "page": 3}) == "a.pdf, page 3"
+
+
+def test_tables_and_code_blocks_that_fit_are_never_cut() -> None:
+    table = "\n".join(
+        ["| Estate | Tonnes |", "| --- | --- |"] + [f"| E{n} | {n} |" for n in range(12)]
+    )
+    code = "```python\n" + "\n".join(f"value_{n} = {n}" for n in range(10)) + "\n```"
+    prose = " ".join(f"Sentence {n} about the harvest." for n in range(10))
+    text = f"{prose}\n\n{table}\n\n{prose}\n\n{code}\n\n{prose}"
+    assert len(table) < 300 and len(code) < 300
+    chunks = split_documents([Document(text, metadata={"source": "t.md"})], 300, 30)
+    assert any(table in chunk.page_content for chunk in chunks)
+    assert any(code in chunk.page_content for chunk in chunks)
