@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -240,3 +241,21 @@ def test_sync_treats_new_formats_like_any_file(tmp_path: Path) -> None:
     sources = {record.metadata["source"] for record in store.load().records}
     assert "renamed.docx" in sources and "report.docx" not in sources
     assert "deck.pptx" not in sources
+
+
+def test_mail_attachments_are_followed_without_ocr(tmp_path: Path) -> None:
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["Subject"] = "Rota"
+    message.set_content("The rota is attached.")
+    message.add_attachment(
+        b"Day,Who\nMonday,Ada\n", maintype="text", subtype="csv", filename="rota.csv"
+    )
+    logo = io.BytesIO()
+    made.text_image(["LOGO"], 200, 80).save(logo, "PNG")
+    message.add_attachment(logo.getvalue(), maintype="image", subtype="png", filename="logo.png")
+    parsed = parse_document(message.as_bytes(), ".eml", "rota")
+    assert [page.label for page in parsed.pages] == ["Rota", "attachment rota.csv"]
+    assert "| Monday | Ada |" in parsed.pages[1].text
+    assert parsed.warnings == ()

@@ -70,6 +70,13 @@ def _parse_rtf(data: bytes, suffix: str, fallback_title: str) -> ParsedDocument:
     return ParsedDocument(fallback_title, (Page(rtf_to_text(data)),))
 
 
+def _read_attachment(data: bytes, suffix: str, name: str) -> ParsedDocument:
+    """A mail attachment, read without OCR: a logo in every signature would cost seconds each."""
+    if suffix in IMAGE_SUFFIXES:
+        raise UnreadableDocument(f"unsupported file type {suffix}")
+    return parse_document(data, suffix, name, "off")
+
+
 def _ignoring_suffix(parse: Callable[[bytes, str], ParsedDocument]) -> Parser:
     return lambda data, suffix, title: parse(data, title)
 
@@ -83,8 +90,8 @@ _PARSERS: list[tuple[frozenset[str], Parser]] = [
     (DELIMITED_SUFFIXES, parse_delimited),
     (ODF_SUFFIXES, parse_opendocument),
     (EPUB_SUFFIXES, _ignoring_suffix(parse_epub)),
-    (EML_SUFFIXES, lambda data, suffix, title: parse_eml(data, title, parse_document)),
-    (MBOX_SUFFIXES, lambda data, suffix, title: parse_mbox(data, title, parse_document)),
+    (EML_SUFFIXES, lambda data, suffix, title: parse_eml(data, title, _read_attachment)),
+    (MBOX_SUFFIXES, lambda data, suffix, title: parse_mbox(data, title, _read_attachment)),
     (RTF_SUFFIXES, _parse_rtf),
     (NOTEBOOK_SUFFIXES, _ignoring_suffix(parse_notebook)),
     (CODE_SUFFIXES, parse_code),
