@@ -259,3 +259,17 @@ def test_mail_attachments_are_followed_without_ocr(tmp_path: Path) -> None:
     assert [page.label for page in parsed.pages] == ["Rota", "attachment rota.csv"]
     assert "| Monday | Ada |" in parsed.pages[1].text
     assert parsed.warnings == ()
+
+
+def test_wide_empty_columns_of_a_sheet_are_left_out(tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Item", "Count"])
+    sheet.append(["Lantern", 3])
+    sheet.cell(row=1, column=5000).value = None
+    sheet.cell(row=40, column=3000).value = " "
+    book.save(tmp_path / "wide.xlsx")
+    parsed = parse_document((tmp_path / "wide.xlsx").read_bytes(), ".xlsx", "wide")
+    assert parsed.pages[0].text == "| Item | Count |\n| --- | --- |\n| Lantern | 3 |"

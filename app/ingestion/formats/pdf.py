@@ -21,8 +21,8 @@ from app.ingestion.formats.ocr import ocr_engine, ocr_hint, ocr_pdf_pages
 from app.ingestion.formats.sheets import table_markdown
 
 PDF_SUFFIXES = frozenset({".pdf"})
-MIN_TABLE_RULES = 4
-"""Pages with at least this many drawn paths (cell borders) are searched for tables."""
+MIN_TABLE_RULES, MAX_TABLE_RULES = 4, 2000
+"""Pages with this many drawn paths (cell borders) are searched for tables; more is a drawing."""
 
 
 def parse_pdf(data: bytes, fallback_title: str, ocr: str = "auto") -> ParsedDocument:
@@ -133,7 +133,8 @@ def _read_with_pdfium(data: bytes) -> tuple[str | None, tuple[Page, ...], int]:
             page = document[index]
             texts.append(page.get_textpage().get_text_range().replace("\r\n", "\n").strip())
             paths = page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=2)
-            if sum(1 for _ in zip(range(MIN_TABLE_RULES), paths, strict=False)) >= MIN_TABLE_RULES:
+            drawn = sum(1 for _ in zip(range(MAX_TABLE_RULES + 1), paths, strict=False))
+            if MIN_TABLE_RULES <= drawn <= MAX_TABLE_RULES:
                 ruled.append(index + 1)
         title = str(document.get_metadata_dict().get("Title") or "").strip() or None
         count = len(document)

@@ -38,7 +38,7 @@ def _cell_text(cell: object) -> str:
 
 def table_markdown(rows: Sequence[Sequence[object]]) -> tuple[str, str] | None:
     """The rows as a Markdown table (the first row is the header): (header lines, table)."""
-    rows = [row for row in rows if any(_cell_text(cell) for cell in row)]
+    rows = [_trimmed(row) for row in rows if any(_cell_text(cell) for cell in row)]
     if not rows:
         return None
     width = max(len(row) for row in rows)
@@ -46,6 +46,14 @@ def table_markdown(rows: Sequence[Sequence[object]]) -> tuple[str, str] | None:
     header = markdown_row(padded[0]) + "\n" + "|" + " --- |" * width
     body = "\n".join(markdown_row(row) for row in padded[1:])
     return header, f"{header}\n{body}" if body else header
+
+
+def _trimmed(row: Sequence[object]) -> Sequence[object]:
+    """The row without its trailing empty cells (a sheet's used range is often much wider)."""
+    end = len(row)
+    while end and not _cell_text(row[end - 1]):
+        end -= 1
+    return row[:end]
 
 
 def table_page(
