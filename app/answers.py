@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
 
@@ -18,6 +18,9 @@ from chains.grounding import grounded_answer
 from chains.qa import NOT_COVERED
 from chains.support import SentenceSupport, check_support, supported_share
 from retrievers.modes import MODES, Mode
+
+if TYPE_CHECKING:
+    from retrievers.docstore import ChunkRecord
 
 Explain = Callable[[BaseException], str | None]
 """A one-line explanation of a provider failure, or None for errors that are not one."""
@@ -84,6 +87,11 @@ class Source:
             start_index=metadata.get("start_index"),
             section=str(metadata.get("section") or ""),
         )
+
+    @classmethod
+    def from_record(cls, record: ChunkRecord) -> Source:
+        """Build from a stored chunk (no score: it was looked up, not retrieved)."""
+        return cls.from_document(Document(record.text, id=record.id, metadata=record.metadata))
 
     @property
     def location(self) -> str:

@@ -16,13 +16,19 @@ from typing import TYPE_CHECKING, Any
 
 from app.answers import Answer, AnswerStream, SearchOptions, Source, provider_errors
 from app.config.settings import DEFAULT_LLAMACPP_MODEL, Settings, load_settings
-from app.errors import UsageError
+from app.errors import IndexNotFoundError, NotInIndexError, RagError, UsageError, one_line
 from app.models.discovery import LocalModel, available_memory, fits
 from app.models.embeddings import build_embeddings
 from app.models.llms import LlmChoice, build_llm, choose_llm, custom_gguf_file, local_chat_models
 from app.models.ollama import explain_client_error
 from app.models.styles import SMALL_MODEL_LIMITS, answer_style, is_small_model
-from app.retrieval import build_retriever, build_store
+from app.retrieval import (
+    build_retriever,
+    build_store,
+    drop_home_collection,
+    home_collections,
+    index_folder,
+)
 from chains.evidence import SentenceScorer, word_overlap
 
 if TYPE_CHECKING:
@@ -31,6 +37,7 @@ if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
 
     from app.evaluation import EvalReport
+    from app.ingestion.forgetting import ForgetReport
     from app.ingestion.loading import SkipHandler
     from app.ingestion.reindexing import ReindexReport
     from app.ingestion.run import IngestOptions, IngestReport, Progress
@@ -66,6 +73,41 @@ class IndexStatus:
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
         return {**self.__dict__, "chunking": self.chunking.to_dict()}
+
+
+@dataclass(frozen=True)
+class IndexedFile:
+    """One file in the index, as ``rag ls``, the server and MCP list it."""
+
+    source: str
+    path: str
+    chunks: int
+    size: int
+    content_hash: str
+    indexed_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """One collection of ragkit's data folder, as ``rag collections`` lists it."""
+
+    name: str
+    location: str
+    files: int
+    chunks: int
+    size_bytes: int
+    embedding: str
+    last_ingest: str
+    in_use: bool
+    problem: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -114,7 +156,7 @@ class Rag:
     ) -> None:
         """Use the given models and store, or build the ones the settings name on first use."""
         self.settings = settings
-        self.store = store or build_store(settings)
+        self.store = store or build_store(settings, notify)
         self._embeddings = embeddings
         self._llm = llm
         self._llm_built = llm is not None
@@ -126,6 +168,16 @@ class Rag:
         self._llm_lock = threading.Lock()
         self._index: VectorIndex | None = None
         self._index_version: str | None = None
+
+    def with_collection(self, name: str) -> Rag:
+        """The same engine over another collection, sharing the models already loaded."""
+        other = Rag(
+            self.settings.replace(collection=name), embeddings=self._embeddings, notify=self._notify
+        )
+        with self._llm_lock:
+            other._llm, other._llm_built = self._llm, self._llm_built
+            other._llm_choice, other._small_model = self._llm_choice, self._small_model
+        return other
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> Rag:
@@ -295,14 +347,56 @@ class Rag:
             extractive=self.extractive,
         )
 
+    def documents(self) -> list[IndexedFile]:
+        """The files in the index, by source, from its manifest (no vectors loaded)."""
+        files = sorted(self.store.manifest().files, key=lambda entry: entry.source)
+        return [
+            IndexedFile(
+                entry.source,
+                entry.path,
+                entry.chunks,
+                entry.size,
+                entry.content_hash,
+                entry.indexed_at,
+            )
+            for entry in files
+        ]
+
+    def passage(self, chunk_id: str) -> Source:
+        """One indexed chunk by its id, as a citation links to it (``NotInIndexError``)."""
+        index = self.index()
+        row = index.row_of(chunk_id)
+        if row is None:
+            raise NotInIndexError(f"no chunk {chunk_id!r} in the index at {self.store.location}")
+        return Source.from_record(index.records[row])
+
+    def chunks_of(self, source: str) -> list[Source]:
+        """The chunks of one file as indexed, in order (``NotInIndexError``)."""
+        index = self.index()
+        rows = [row for row, name in enumerate(index.sources) if name == source]
+        if not rows:
+            raise NotInIndexError(
+                f"{source} is not in the index at {self.store.location} (`rag ls` lists what is)"
+            )
+        return [Source.from_record(index.records[row]) for row in rows]
+
+    def forget(self, names: Iterable[str | Path], wait_seconds: float = 0.0) -> ForgetReport:
+        """Remove files (by source or path) from the index; the files on disk stay."""
+        from app.ingestion.forgetting import forget
+
+        report = forget(self.store, self.settings, map(str, names), wait_seconds)
+        self._index = None
+        return report
+
     def index(self) -> VectorIndex:
         """The live index, reloaded when an ingest has published a new version."""
         version = self.store.version()
-        if self._index is None or version != self._index_version:
+        index = self._index  # read once: an ingest in another thread may reset it
+        if index is None or version != self._index_version:
             index = self.store.load()
             index.check_embedding(self.settings.embed_provider, self.settings.embed_model)
             self._index, self._index_version = index, version
-        return self._index
+        return index
 
     def retriever(self, options: SearchOptions | None = None, **changes: Any) -> HybridRetriever:
         """A LangChain retriever over the live index (``changes``: fields of SearchOptions)."""
@@ -428,6 +522,38 @@ def index_status(settings: Settings, store: IndexStore | None = None) -> IndexSt
         chunking=manifest.chunking,
         index_type=manifest.index.label,
     )
+
+
+def collections(settings: Settings) -> list[CollectionInfo]:
+    """The collections of ragkit's data folder, described from their manifests."""
+    live, _ = index_folder(settings)
+    found = []
+    for name, store in home_collections().items():
+        in_use = store.index_dir == live
+        try:
+            manifest = store.manifest()
+        except RagError as error:
+            problem = "empty" if isinstance(error, IndexNotFoundError) else one_line(error)
+            found.append(CollectionInfo(name, store.location, 0, 0, 0, "", "", in_use, problem))
+            continue
+        found.append(
+            CollectionInfo(
+                name=name,
+                location=store.location,
+                files=len(manifest.files),
+                chunks=manifest.chunk_count,
+                size_bytes=store.size_bytes(),
+                embedding=f"{manifest.embedding.provider}:{manifest.embedding.model}",
+                last_ingest=manifest.created_at,
+                in_use=in_use,
+            )
+        )
+    return found
+
+
+def drop_collection(name: str, wait_seconds: float = 0.0) -> str:
+    """Delete a collection of ragkit's data folder (its documents stay); where it was."""
+    return str(drop_home_collection(name, wait_seconds))
 
 
 def local_models(settings: Settings) -> LocalModels:

@@ -55,6 +55,41 @@ class SkippedFilesError(RagError):
     http_status = 422
 
 
+class NotInIndexError(RagError):
+    """A file or chunk named in a request is not in the index."""
+
+    http_status = 404
+
+
+class TokenError(RagError):
+    """A server request without the right bearer token (RAG_SERVE_TOKEN)."""
+
+    http_status = 401
+
+
+class ForbiddenRequestError(RagError):
+    """A server request from a foreign Host or Origin, or outside the allowed folders."""
+
+    http_status = 403
+
+
+class TooLargeError(RagError):
+    """An upload over the server's limits (size of a file, of a request, number of files)."""
+
+    http_status = 413
+
+
+class AnswerQueueFullError(RagError):
+    """The server's answer queue is full; retry after the seconds it names."""
+
+    http_status = 503
+
+    def __init__(self, message: str = "", retry_after: float = 0.0) -> None:
+        """``retry_after``: seconds after which a place is likely free (the Retry-After header)."""
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 INTERRUPTED_EXIT_CODE = 130
 
 
@@ -93,16 +128,21 @@ def error_table() -> list[tuple[str, int, int, str]]:
 
 
 __all__ = [
+    "AnswerQueueFullError",
     "ConfigError",
+    "ForbiddenRequestError",
     "IndexBusyError",
     "IndexDamagedError",
     "IndexMismatchError",
     "IndexNotFoundError",
     "InputPathError",
+    "NotInIndexError",
     "NothingIndexedError",
     "ProviderError",
     "RagError",
     "SkippedFilesError",
+    "TokenError",
+    "TooLargeError",
     "UsageError",
     "error_table",
     "exit_code_of",

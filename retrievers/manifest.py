@@ -102,6 +102,8 @@ class FileEntry:
     content_hash: str
     chunks: int
     size: int
+    indexed_at: str = ""
+    """When these chunks were made (ISO 8601, UTC); empty in indexes from before it was kept."""
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,14 @@ class VectorIndex:
         """The source (file name) of every chunk, row by row, read once."""
         return [str(record.metadata.get("source", "")) for record in self.records]
 
+    @cached_property
+    def _rows_by_id(self) -> dict[str, int]:
+        return {record.id: row for row, record in enumerate(self.records)}
+
+    def row_of(self, chunk_id: str) -> int | None:
+        """The row of the chunk with this id, or None (the id map is built on first use)."""
+        return self._rows_by_id.get(chunk_id)
+
     def __len__(self) -> int:
         """Number of chunks."""
         return len(self.records)

@@ -7,7 +7,8 @@ import contextlib
 import json
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -15,12 +16,14 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from app.answers import SearchOptions
 from app.cli.display import footer_lines, show_answer
+from app.cli.interrupts import InterruptGuard
 from app.errors import RagError, one_line
 from retrievers.modes import MODES, Mode
 
 if TYPE_CHECKING:
     from app.answers import Answer
     from app.api import Rag
+    from app.cli.conversations import ConversationLog
 
 HELP = """Type a question and press Enter. Commands:
   /sources    path, page, chunk, score and snippet of the last answer's sources
@@ -30,6 +33,7 @@ HELP = """Type a question and press Enter. Commands:
   /mode M     retrieval mode: hybrid, dense or bm25
   /model      which answer and embedding models are in use
   /save FILE  write the conversation to FILE as Markdown
+  /collection NAME  ask another collection (no NAME: which one is in use)
   /help       this help
   /exit       leave (Ctrl-D works too)"""
 
@@ -47,11 +51,14 @@ class ChatSession:
         json_lines: bool = False,
         live: bool = True,
         force: bool = False,
+        log: ConversationLog | None = None,
+        resumed: Sequence[Answer] = (),
     ) -> None:
         """Answer with ``rag``; ``read_line`` defaults to ``input`` (terminal) or stdin.
 
         ``live`` streams answers as they are generated; Markdown is rendered when the
-        output is a terminal; ``force`` asks the model even when nothing is close.
+        output is a terminal; ``force`` asks the model even when nothing is close. ``log``
+        keeps each answer on disk; ``resumed`` are the answers of a conversation continued.
         """
         self.rag = rag
         self.interactive = interactive
@@ -62,9 +69,12 @@ class ChatSession:
         self.markdown = interactive and self.out.isatty()
         self.k = rag.settings.top_k
         self.mode: Mode = rag.settings.retrieval_mode
-        self.last_answer: Answer | None = None
-        self.transcript: list[Answer] = []
+        self.log = log
+        self.transcript: list[Answer] = list(resumed)
+        self.last_answer: Answer | None = self.transcript[-1] if self.transcript else None
         self.history: list[BaseMessage] = []
+        for answer in self.transcript:
+            self.history += [HumanMessage(answer.question), AIMessage(answer.text)]
         self._read_line = read_line or (input if interactive else _read_stdin_line)
         self._commands: dict[str, Callable[[str], bool]] = {
             "/exit": lambda _: False,
@@ -77,6 +87,7 @@ class ChatSession:
             "/mode": self._set_mode,
             "/model": self._model,
             "/save": self._save,
+            "/collection": self._collection,
         }
 
     def run(self) -> None:
@@ -91,13 +102,16 @@ class ChatSession:
             self._say(
                 "Ask about your documents. /help for commands; /exit, Ctrl-D or Ctrl-C to leave."
             )
-        while True:
-            try:
-                line = self._read_line("rag> " if self.interactive else "")
-            except (EOFError, KeyboardInterrupt):
-                break
-            if not self.handle(line.strip()):
-                break
+        guarded = self.interactive and threading.current_thread() is threading.main_thread()
+        with InterruptGuard() if guarded else contextlib.nullcontext() as guard:
+            while True:
+                try:
+                    with guard.reading() if guard else contextlib.nullcontext():
+                        line = self._read_line("rag> " if self.interactive else "")
+                except (EOFError, KeyboardInterrupt):
+                    break
+                if not self.handle(line.strip()):
+                    break
         if self.interactive:
             self._say("")
 
@@ -137,6 +151,12 @@ class ChatSession:
         self.last_answer = answer
         self.transcript.append(answer)
         self.history += [HumanMessage(question), AIMessage(answer.text)]
+        if self.log is not None:
+            try:
+                self.log.append(answer, self.rag.settings.collection)
+            except OSError as error:
+                self._say(f"warning: cannot save the conversation: {error.strerror or error}")
+                self.log = None
         if self.json_lines:
             self._say(json.dumps(answer.to_dict(), ensure_ascii=False))
             return
@@ -190,6 +210,20 @@ class ChatSession:
         self._say(f"saved {len(self.transcript)} answers to {path}")
         return True
 
+    def _collection(self, argument: str) -> bool:
+        if not argument:
+            self._say(f"collection: {self.rag.settings.collection} ({self.rag.store.location})")
+            return True
+        try:
+            other = self.rag.with_collection(argument)
+            other.index()
+        except RagError as error:
+            self._say(f"error: {one_line(error)}")
+            return True
+        self.rag = other
+        self._say(f"asking collection {argument} ({other.store.location})")
+        return True
+
     def _help(self, _: str) -> bool:
         self._say(HELP)
         return True
@@ -241,6 +275,52 @@ def _read_stdin_line(_: str) -> str:
     if not line:
         raise EOFError
     return line
+
+
+@dataclass(frozen=True)
+class OpenedConversation:
+    """A conversation to continue (or a new one): where it is kept and what it said."""
+
+    id: str
+    log: ConversationLog | None
+    resumed: list[Answer]
+    collection: str
+
+
+def open_conversation(resume: bool, conversation_id: str | None, save: bool) -> OpenedConversation:
+    """A new conversation, or the saved one ``--resume [ID]`` names (``NotInIndexError``)."""
+    from app.cli.conversations import ConversationLog, answers_of, find_conversation, read_turns
+    from app.config.paths import chats_dir
+
+    folder = chats_dir()
+    if not resume:
+        log = ConversationLog(folder)
+        return OpenedConversation(log.id, log if save else None, [], "")
+    path = find_conversation(folder, conversation_id)
+    turns = read_turns(path)
+    log = ConversationLog(folder, path.stem)
+    collection = str(turns[-1].get("collection", "")) if turns else ""
+    return OpenedConversation(log.id, log if save else None, answers_of(turns), collection)
+
+
+def conversation_table() -> list[str]:
+    """The lines of ``rag chat --list``: id, when, collection, answers, first question."""
+    from app.cli.conversations import list_conversations
+    from app.cli.display import table_lines
+    from app.config.paths import chats_dir
+
+    found = list_conversations(chats_dir())
+    if not found:
+        return ["No saved conversations yet: `rag chat` keeps each one."]
+    rows = [("id", "started", "collection", "answers", "first question")]
+    for info in found:
+        question = (
+            info.first_question
+            if len(info.first_question) <= 60
+            else info.first_question[:59] + "…"
+        )
+        rows.append((info.id, info.started_at, info.collection, str(info.turns), question))
+    return table_lines(rows)
 
 
 def history_file() -> Path:

@@ -1,4 +1,4 @@
-"""The ``rag`` command: ingest, ask, chat, status, reindex, doctor, models, pull, eval.
+"""The ``rag`` command: ingest, ask, chat, serve, status, reindex, doctor, models, pull, eval.
 
 Heavy imports (torch, faiss, LangChain) happen inside the commands that need them.
 """
@@ -14,20 +14,22 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 
+from app.cli.display import human_size, table_lines
+from app.cli.library import register as register_library
+from app.cli.library import warn_skipped
 from app.errors import RagError, UsageError, exit_code_of, one_line
 from retrievers.modes import MODES
 
 if TYPE_CHECKING:
     from app.api import LocalModels, Rag
     from app.config.settings import Settings
-    from app.ingestion.loading import SkippedFile
     from retrievers.modes import Mode
 
 cli = typer.Typer(
     name="rag",
     help="Ask questions about your own documents, locally, with citations.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     # Plain help: rendering it with rich costs more start-up time than the rest of `rag --help`.
     rich_markup_mode=None,
@@ -78,12 +80,21 @@ def guarded(action: Callable[[], T], debug: bool = False) -> T:
         raise fail(one_line(error) + hint, exit_code_of(error)) from None
 
 
+CollectionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--collection", "-c", help="Collection to use [env: RAG_COLLECTION; default: default]."
+    ),
+]
+
+
 @cli.callback()
 def options(
     ctx: typer.Context,
     index_dir: Annotated[
         Path | None, typer.Option("--index-dir", help="Index folder [env: RAG_INDEX_DIR].")
     ] = None,
+    collection: CollectionOption = None,
     embed_provider: Annotated[
         str | None,
         typer.Option("--embed-provider", help="huggingface or ollama [env: RAG_EMBED_PROVIDER]."),
@@ -116,6 +127,7 @@ def options(
     ctx.obj = CliState(
         overrides={
             "index_dir": index_dir,
+            "collection": collection,
             "embed_provider": embed_provider,
             "embed_model": embed_model,
             "embed_backend": embed_backend,
@@ -165,6 +177,7 @@ def ingest(
         typer.Option("--no-prune", help="Keep the chunks of files deleted from the folders."),
     ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    collection: CollectionOption = None,
 ) -> None:
     """Index text, Markdown, PDF and HTML files (folders are walked recursively)."""
     state: CliState = ctx.obj
@@ -172,7 +185,12 @@ def ingest(
     def run() -> None:
         from app.ingestion.run import IngestOptions
 
-        rag = state.rag(chunk_size=chunk_size, chunk_overlap=chunk_overlap, index_type=index_type)
+        rag = state.rag(
+            collection=collection,
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+            index_type=index_type,
+        )
         options = IngestOptions(
             rebuild=rebuild,
             wait_seconds=wait,
@@ -181,12 +199,9 @@ def ingest(
             prune=not no_prune,
         )
         with _progress_bar() as progress:
-            report = rag.ingest(paths, options=options, on_skip=_warn_skipped, on_progress=progress)
+            report = rag.ingest(paths, options=options, on_skip=warn_skipped, on_progress=progress)
         if json_output:
-            data = dict(report.__dict__)
-            data["skipped"] = [s.__dict__ for s in report.skipped]
-            data["warned"] = [s.__dict__ for s in report.warned]
-            typer.echo(json.dumps(data, ensure_ascii=False))
+            typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         else:
             typer.echo(report.summary())
 
@@ -219,6 +234,7 @@ def ask(
     no_stream: Annotated[
         bool, typer.Option("--no-stream", help="Print the answer when it is complete.")
     ] = False,
+    collection: CollectionOption = None,
 ) -> None:
     """Answer a question from the indexed documents, citing the sources."""
     state: CliState = ctx.obj
@@ -226,7 +242,9 @@ def ask(
     def run() -> None:
         from app.answers import SearchOptions
 
-        rag = state.rag(top_k=k, llm_provider="none" if retrieve_only else None)
+        rag = state.rag(
+            collection=collection, top_k=k, llm_provider="none" if retrieve_only else None
+        )
         if not question.strip():
             raise UsageError("the question is empty")
         rag.index()
@@ -265,21 +283,54 @@ def chat(
     force: Annotated[
         bool, typer.Option("--force", help="Ask the model even when no passage is close.")
     ] = False,
+    collection: CollectionOption = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the last conversation (or the one ID names).")
+    ] = False,
+    conversation: Annotated[
+        str | None, typer.Argument(help="With --resume: the conversation's id (or its start).")
+    ] = None,
+    list_saved: Annotated[
+        bool, typer.Option("--list", help="List the saved conversations and exit.")
+    ] = False,
+    no_save: Annotated[
+        bool, typer.Option("--no-save", help="Do not keep this conversation on disk.")
+    ] = False,
 ) -> None:
-    """Ask questions one after another (reads lines from stdin when it is piped)."""
+    """Ask questions one after another (reads lines from stdin when it is piped).
+
+    Each conversation is kept in ragkit's data folder; `--resume` continues one.
+    """
     state: CliState = ctx.obj
 
     def run() -> None:
-        from app.cli.chat import ChatSession
+        from app.cli.chat import ChatSession, conversation_table, open_conversation
 
-        rag = state.rag(top_k=k)
+        if list_saved:
+            for line in conversation_table():
+                typer.echo(line)
+            return
+        if conversation is not None and not resume:
+            raise UsageError("a conversation id goes with --resume ID")
+        opened = open_conversation(resume, conversation, save=not no_save)
+        chosen = collection
+        if resume and state.settings(collection=collection).origin("collection") == "default":
+            chosen = opened.collection or None
+        rag = state.rag(collection=chosen, top_k=k)
         rag.index()
+        if opened.resumed:
+            typer.echo(
+                f"continuing conversation {opened.id}: {len(opened.resumed)} earlier answers",
+                err=True,
+            )
         ChatSession(
             rag,
             interactive=sys.stdin.isatty(),
             json_lines=json_output,
             live=not no_stream,
             force=force,
+            log=opened.log,
+            resumed=opened.resumed,
         ).run()
 
     guarded(run, state.debug)
@@ -289,6 +340,7 @@ def chat(
 def status(
     ctx: typer.Context,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    collection: CollectionOption = None,
 ) -> None:
     """Describe the index: files, chunks, embedding model, size, when it was built."""
     state: CliState = ctx.obj
@@ -296,7 +348,7 @@ def status(
     def run() -> None:
         from app.api import index_status
 
-        info = index_status(state.settings())
+        info = index_status(state.settings(collection=collection))
         if json_output:
             typer.echo(json.dumps(info.to_dict(), ensure_ascii=False))
             return
@@ -311,7 +363,7 @@ def status(
                 f"{chunking.chunk_size} characters, {chunking.chunk_overlap} overlap",
             ),
             ("search", info.index_type),
-            ("size", _human_size(info.size_bytes)),
+            ("size", human_size(info.size_bytes)),
             ("built", info.created_at),
         ]
         for name, value in rows:
@@ -329,12 +381,13 @@ def reindex(
         typer.Option("--vector-dtype", help="float32 or float16 [env: RAG_VECTOR_DTYPE]."),
     ] = None,
     wait: WaitOption = 0.0,
+    collection: CollectionOption = None,
 ) -> None:
     """Rebuild the index as another index type from its stored vectors (nothing is embedded)."""
     state: CliState = ctx.obj
 
     def run() -> None:
-        rag = state.rag(index_type=index_type, vector_dtype=vector_dtype)
+        rag = state.rag(collection=collection, index_type=index_type, vector_dtype=vector_dtype)
         typer.echo(rag.reindex(wait).summary())
 
     guarded(run, state.debug)
@@ -344,6 +397,7 @@ def reindex(
 def doctor(
     ctx: typer.Context,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    collection: CollectionOption = None,
 ) -> None:
     """Check everything answering depends on; exit 1 when something blocks it."""
     state: CliState = ctx.obj
@@ -351,7 +405,7 @@ def doctor(
     def run() -> int:
         from app.cli.doctor import exit_code, render_table, run_checks, to_json
 
-        rag = state.rag()
+        rag = state.rag(collection=collection)
         checks = run_checks(rag.settings, rag.store)
         if json_output:
             typer.echo(json.dumps(to_json(checks), ensure_ascii=False))
@@ -442,6 +496,28 @@ def evaluate(
 
 
 @cli.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (others need RAG_SERVE_TOKEN).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)
+    ] = 8000,
+    collection: CollectionOption = None,
+) -> None:
+    """Serve the web app, the HTTP API (/api) and an OpenAI-compatible API (/v1)."""
+    state: CliState = ctx.obj
+
+    def run() -> None:
+        from app.cli.serve import run_serve
+
+        run_serve(state.rag(collection=collection), host, port)
+
+    guarded(run, state.debug)
+
+
+@cli.command()
 def pull(
     ctx: typer.Context,
     model: Annotated[
@@ -460,10 +536,6 @@ def pull(
         typer.echo(result.summary())
 
     guarded(run, state.debug)
-
-
-def _warn_skipped(skipped: SkippedFile) -> None:
-    typer.echo(skipped.warning_line(), err=True)
 
 
 class _progress_bar:
@@ -516,32 +588,23 @@ def _models_table(found: LocalModels) -> list[str]:
                     model.source,
                     model.parameters_label,
                     model.quantisation,
-                    _human_size(model.size_bytes),
+                    human_size(model.size_bytes),
                     {True: "yes", False: "no", None: "?"}[fit],
                 )
             )
-        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        lines = [
-            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-        ]
+        lines = table_lines(rows)
     if found.available_memory is not None:
         lines.append(
-            f"free memory {_human_size(found.available_memory)}; a model needs its size plus "
+            f"free memory {human_size(found.available_memory)}; a model needs its size plus "
             f"20% and the cache of {found.context_tokens} tokens of context"
         )
     lines.append(f"auto answers with {found.auto.label} ({found.auto.reason})")
     return lines
 
 
-def _human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
+register_library(cli, guarded)
 
 
 def main() -> None:
     """Entry point of the ``rag`` console script."""
-    cli()
+    cli(prog_name="rag")

@@ -118,3 +118,21 @@ def passage_lines(sources: Sequence[Source]) -> list[str]:
     if not sources:
         return ["No sources found: the index is empty."]
     return [passage_line(number, source) for number, source in enumerate(sources, start=1)]
+
+
+def table_lines(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows as aligned columns (the first row is the header)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+
+
+def human_size(size: int) -> str:
+    """Bytes as ``512 B``, ``3.4 MB``, ``1.2 GB``."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"

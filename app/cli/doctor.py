@@ -126,7 +126,7 @@ def _settings_rows(settings: Settings) -> list[Check]:
             Check(
                 f"setting {spec.env}",
                 "info",
-                f"{'(empty)' if value == '' else value} ({settings.origin(spec.field)})",
+                f"{'(empty)' if value in ('', None) else value} ({settings.origin(spec.field)})",
             )
         )
     return rows

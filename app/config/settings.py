@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from app.config.paths import DEFAULT_COLLECTION, validate_collection_name
 from app.errors import ConfigError
 from app.models.network import normalize_ollama_host
 from retrievers.index_types import (
@@ -54,6 +55,14 @@ def _path(env: str, raw: str) -> Path:
     if not raw.strip():
         raise ConfigError(f"{env} must be a folder path, got an empty value")
     return Path(raw.strip()).expanduser().resolve()
+
+
+def _optional_path(env: str, raw: str) -> Path | None:
+    return _path(env, raw) if raw.strip() else None
+
+
+def _collection(env: str, raw: str) -> str:
+    return validate_collection_name(raw.strip(), env)
 
 
 def _choice(*choices: str) -> Callable[[str, str], str]:
@@ -142,9 +151,20 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "index_dir",
         "RAG_INDEX_DIR",
-        "data/index",
-        "Folder that holds the index (relative paths start at the working folder).",
-        _path,
+        "",
+        "One exact folder for the index, whatever the collection (relative paths start at the "
+        "working folder). Empty: the collection's folder in ragkit's data folder "
+        "($XDG_DATA_HOME/ragkit/collections/NAME, else ~/.local/share/ragkit/collections/NAME), "
+        "or ./data/index for the default collection when the working folder has one.",
+        _optional_path,
+    ),
+    SettingSpec(
+        "collection",
+        "RAG_COLLECTION",
+        DEFAULT_COLLECTION,
+        "Which collection (a named, separate index) commands use: letters, digits, '_', '.' "
+        "and '-'. Every store keeps its collections apart.",
+        _collection,
     ),
     SettingSpec(
         "embed_provider",
@@ -350,6 +370,44 @@ SPECS: tuple[SettingSpec, ...] = (
         _choice("auto", "off", "force"),
     ),
     SettingSpec(
+        "serve_token",
+        "RAG_SERVE_TOKEN",
+        "",
+        "rag serve: bearer token every API request must carry; needed to bind an address "
+        "other than 127.0.0.1. Empty: none (loopback only).",
+        _text,
+    ),
+    SettingSpec(
+        "serve_roots",
+        "RAG_SERVE_ROOTS",
+        "",
+        "rag serve: folders (separated by the path separator, : or ;) under which POST "
+        "/api/ingest may index a path. Empty: uploads only.",
+        _text,
+    ),
+    SettingSpec(
+        "serve_max_upload_mb",
+        "RAG_SERVE_MAX_UPLOAD_MB",
+        "200",
+        "rag serve: largest request body in megabytes (each uploaded file is also held to "
+        "RAG_MAX_FILE_MB).",
+        _integer(1, 100000),
+    ),
+    SettingSpec(
+        "serve_max_files",
+        "RAG_SERVE_MAX_FILES",
+        "100",
+        "rag serve: most files one upload may carry.",
+        _integer(1, 100000),
+    ),
+    SettingSpec(
+        "serve_queue",
+        "RAG_SERVE_QUEUE",
+        "8",
+        "rag serve: answers that may wait for the answer model; more get 503 with Retry-After.",
+        _integer(0, 10000),
+    ),
+    SettingSpec(
         "ollama_host",
         "OLLAMA_HOST",
         "http://127.0.0.1:11434",
@@ -393,7 +451,8 @@ SPEC_BY_FIELD = {spec.field: spec for spec in SPECS}
 class Settings:
     """Every setting in force; build it with ``load_settings``."""
 
-    index_dir: Path
+    index_dir: Path | None
+    collection: str
     embed_provider: str
     embed_model: str
     embed_backend: str
@@ -420,6 +479,11 @@ class Settings:
     vector_dtype: str
     max_file_mb: int
     ocr: str
+    serve_token: str = field(repr=False)
+    serve_roots: str
+    serve_max_upload_mb: int
+    serve_max_files: int
+    serve_queue: int
     ollama_host: str
     ollama_timeout: float
     ollama_request_timeout: float

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from langchain_core.documents import Document
 
 from app.config.settings import Settings
@@ -63,3 +64,20 @@ def build_index(
         index_type=settings.index_type,
         vector_dtype=settings.vector_dtype,
     )
+
+
+def kept_rows(
+    previous: Sequence[ChunkRecord], stored: Vectors | None, keep: Sequence[FileEntry]
+) -> tuple[list[ChunkRecord], Vectors]:
+    """The chunks (and their vectors) of the files in ``keep``, with their current sources."""
+    if stored is None or not previous or not keep:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    sources = {entry.path: entry.source for entry in keep}
+    positions, records = [], []
+    for i, record in enumerate(previous):
+        path = record.metadata.get("path")
+        if path in sources:
+            positions.append(i)
+            metadata = {**record.metadata, "source": sources[str(path)]}
+            records.append(ChunkRecord(record.id, record.text, metadata))
+    return records, stored[positions]

@@ -52,7 +52,14 @@ def plan_ingest(
         current = loaded_by_path.get(entry.path)
         if current is not None and current.content_hash == entry.content_hash:
             plan.keep.append(
-                FileEntry(entry.path, current.source, entry.content_hash, entry.chunks, entry.size)
+                FileEntry(
+                    entry.path,
+                    current.source,
+                    entry.content_hash,
+                    entry.chunks,
+                    entry.size,
+                    entry.indexed_at,
+                )
             )
             plan.unchanged += 1
             del loaded_by_path[entry.path]

@@ -13,14 +13,21 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from app.config.settings import Settings
 from app.errors import ConfigError, IndexNotFoundError, NothingIndexedError, SkippedFilesError
-from app.ingestion.indexing import build_index, chunk_records, chunking_of, embedded_texts
+from app.ingestion.indexing import (
+    build_index,
+    chunk_records,
+    chunking_of,
+    embedded_texts,
+    kept_rows,
+)
 from app.ingestion.loading import LoadResult, SkipHandler, SkippedFile, check_paths, load_paths
 from app.ingestion.plan import IngestPlan, plan_ingest
 from app.ingestion.reindexing import rebuild_if_needed
@@ -57,6 +64,14 @@ class IngestReport:
     backend: str
     seconds: float
     warned: tuple[SkippedFile, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output (``rag ingest --json``, the server's ingest jobs)."""
+        return {
+            **self.__dict__,
+            "skipped": [dict(item.__dict__) for item in self.skipped],
+            "warned": [dict(item.__dict__) for item in self.warned],
+        }
 
     def summary(self) -> str:
         """One line: files by what happened to them, chunks embedded and reused, seconds."""
@@ -154,7 +169,7 @@ def _ingest_locked(
     stored_records = list(previous.records) if previous is not None else []
     stored_vectors = previous.vectors() if previous is not None else None
 
-    kept_records, kept_vectors = _kept_rows(stored_records, stored_vectors, plan.keep)
+    kept_records, kept_vectors = kept_rows(stored_records, stored_vectors, plan.keep)
     new_records = chunk_records([doc for item in plan.embed for doc in item.documents], settings)
     cache = _cache_of(stored_records, stored_vectors, chunking) if new_records else EmbeddingCache()
     new_vectors, embedded = cache.embed(
@@ -169,9 +184,15 @@ def _ingest_locked(
             f"({len(loaded.skipped)} skipped)"
         )
     chunk_counts = Counter(str(record.metadata["path"]) for record in new_records)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     files = plan.keep + [
         FileEntry(
-            str(item.path), item.source, item.content_hash, chunk_counts[str(item.path)], item.size
+            str(item.path),
+            item.source,
+            item.content_hash,
+            chunk_counts[str(item.path)],
+            item.size,
+            now,
         )
         for item in plan.embed
     ]
@@ -251,22 +272,6 @@ def _previous_manifest(
             f"or set RAG_EMBED_BACKEND={recorded}"
         )
     return previous
-
-
-def _kept_rows(
-    previous: Sequence[ChunkRecord], stored: Vectors | None, keep: Sequence[FileEntry]
-) -> tuple[list[ChunkRecord], Vectors]:
-    if stored is None or not previous or not keep:
-        return [], np.zeros((0, 0), dtype=np.float32)
-    sources = {entry.path: entry.source for entry in keep}
-    positions, records = [], []
-    for i, record in enumerate(previous):
-        path = record.metadata.get("path")
-        if path in sources:
-            positions.append(i)
-            metadata = {**record.metadata, "source": sources[str(path)]}
-            records.append(ChunkRecord(record.id, record.text, metadata))
-    return records, stored[positions]
 
 
 def _reason_kind(reason: str) -> str:

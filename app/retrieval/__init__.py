@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.config.paths import collections_dir, resolve_index_dir, validate_collection_name
 from app.config.settings import Settings
+from app.errors import ConfigError, NotInIndexError
 from app.models.embeddings import reads_cjk
 from app.models.rerankers import build_reranker
 
@@ -18,9 +21,59 @@ if TYPE_CHECKING:
     from retrievers.store import IndexStore
 
 
-def build_store(settings: Settings) -> IndexStore:
-    """The store that holds the settings' index: the local snapshot folder."""
-    return local_store(settings.index_dir)
+def build_store(settings: Settings, on_note: Callable[[str], None] | None = None) -> IndexStore:
+    """The store that holds the settings' collection: its local snapshot folder.
+
+    ``on_note`` hears one line when an old ``./data/index`` is used, with how to move it.
+    """
+    folder, note = index_folder(settings)
+    if note and on_note is not None:
+        on_note(note)
+    return local_store(folder)
+
+
+def index_folder(settings: Settings) -> tuple[Path, str | None]:
+    """The local index folder of the settings' collection, and the note ``build_store`` gives."""
+    return resolve_index_dir(settings.index_dir, settings.collection)
+
+
+def home_collections() -> dict[str, SnapshotStore]:
+    """The collections in ragkit's data folder, by name (what ``rag collections`` lists)."""
+    root = collections_dir()
+    if not root.is_dir():
+        return {}
+    return {
+        entry.name: local_store(entry)
+        for entry in sorted(root.iterdir())
+        if entry.is_dir() and _is_collection_name(entry.name)
+    }
+
+
+def drop_home_collection(name: str, wait_seconds: float = 0.0) -> Path:
+    """Delete a collection of the data folder, once no writer holds it (``NotInIndexError``).
+
+    The folder is first renamed out of the way, so readers see no index rather than half one.
+    """
+    import os
+    import shutil
+
+    store = home_collections().get(validate_collection_name(name))
+    if store is None:
+        raise NotInIndexError(f"no collection named {name!r} (`rag collections` lists them)")
+    folder = store.index_dir
+    doomed = folder.with_name(f".dropped-{name}-{os.getpid()}")
+    with store.writer_lock(wait_seconds):
+        os.replace(folder, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
+    return folder
+
+
+def _is_collection_name(name: str) -> bool:
+    try:
+        validate_collection_name(name)
+    except ConfigError:
+        return False
+    return True
 
 
 def local_store(index_dir: Path) -> SnapshotStore:

@@ -8,6 +8,7 @@ import pytest
 from app import Answer, Rag, Source
 from app.answers import SearchOptions
 from app.cli.chat import ChatSession
+from app.config.paths import collections_dir
 from app.config.settings import load_settings
 from app.errors import ProviderError, UsageError
 from app.ingestion.run import IngestOptions
@@ -248,7 +249,7 @@ def test_rebuild_given_with_options_overrides_theirs(rag: Rag, tmp_path: Path) -
     assert {source.source for source in rag.retrieve("memory", k=100)} == {"gpu.md"}
     status = rag.status()
     assert status.files == 1
-    assert status.index_dir == rag.store.location == str(rag.settings.index_dir)
+    assert status.index_dir == rag.store.location == str(collections_dir() / "default")
 
 
 def test_an_unknown_search_option_is_a_usage_error(

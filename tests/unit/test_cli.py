@@ -163,10 +163,11 @@ def test_chat_reads_piped_questions_and_survives_errors(
 def test_a_damaged_index_is_one_line_with_the_fix(
     tmp_path: Path, fake_models: ScriptedChatModel
 ) -> None:
+    from app.config.paths import collections_dir
     from retrievers.snapshots import current_snapshot
 
     _ingest(tmp_path)
-    vectors = current_snapshot(Path("data/index")) / "index.faiss"
+    vectors = current_snapshot(collections_dir() / "default") / "index.faiss"
     vectors.write_bytes(vectors.read_bytes()[:100])
     result = runner.invoke(cli, ["ask", "backup", "--retrieve-only"])
     assert result.exit_code == 1

@@ -20,7 +20,8 @@ def test_defaults_are_the_embedded_models(isolated_environment: Path) -> None:
     assert settings.embed_provider == "huggingface"
     assert settings.embed_model == DEFAULT_HF_EMBED_MODEL
     assert settings.llm_provider == "auto"
-    assert settings.index_dir == isolated_environment / "data" / "index"
+    assert settings.index_dir is None  # the collection's folder in the user data folder
+    assert settings.collection == "default"
     assert settings.ollama_host == "http://127.0.0.1:11434"
     assert settings.origin("top_k") == "default"
 

@@ -1,0 +1,118 @@
+"""Ingest jobs: one writer at a time, run in a thread, with progress readers can poll."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app.errors import IndexBusyError, NotInIndexError
+from app.serve.errors import error_body
+
+if TYPE_CHECKING:
+    from app.api import Rag
+    from app.ingestion.loading import SkippedFile
+
+MAX_KEPT_JOBS = 100
+
+
+@dataclass
+class Job:
+    """One ingest: its files, how far it got, what was skipped and how it ended."""
+
+    id: str
+    files_total: int
+    state: str = "running"
+    chunks_done: int = 0
+    chunks_total: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    report: dict[str, Any] | None = None
+    summary: str = ""
+    error: dict[str, str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output (``JobModel``)."""
+        return dict(self.__dict__)
+
+
+class IngestJobs:
+    """Starts ingests in the background, one at a time, and keeps the latest jobs."""
+
+    def __init__(self, rag: Rag) -> None:
+        """Ingest with ``rag``."""
+        self._rag = rag
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}
+        self._running: Job | None = None
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def running(self) -> Job | None:
+        """The job writing the index now, if any."""
+        return self._running
+
+    def start(
+        self, paths: Sequence[Path], files_total: int, cleanup: Callable[[], None] | None = None
+    ) -> Job:
+        """Start ingesting ``paths``; ``IndexBusyError`` (409) names the job already running."""
+        with self._lock:
+            if self._running is not None:
+                if cleanup:
+                    cleanup()
+                raise self.busy_error()
+            job = Job(uuid.uuid4().hex[:16], files_total)
+            self._running = job
+            self._jobs[job.id] = job
+            while len(self._jobs) > MAX_KEPT_JOBS:
+                self._jobs.pop(next(iter(self._jobs)))
+        thread = threading.Thread(
+            target=self._run, args=(job, list(paths), cleanup), name=f"ingest-{job.id}", daemon=True
+        )
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        return job
+
+    def busy_error(self) -> IndexBusyError:
+        """The 409 for a write while a job runs: its id and where to follow it."""
+        job = self._running
+        name = job.id if job else "?"
+        return IndexBusyError(
+            f"another ingest is running (job {name}); GET /api/jobs/{name} shows its progress"
+        )
+
+    def get(self, job_id: str) -> Job:
+        """A job by id (``NotInIndexError``, 404, when unknown)."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise NotInIndexError(f"no ingest job {job_id[:40]!r} on this server")
+        return job
+
+    def join(self, timeout: float) -> None:
+        """Wait for running jobs (at shutdown)."""
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _run(self, job: Job, paths: list[Path], cleanup: Callable[[], None] | None) -> None:
+        def on_skip(skipped: SkippedFile) -> None:
+            job.skipped.append({"path": skipped.path, "reason": skipped.reason})
+
+        def on_progress(done: int, total: int) -> None:
+            job.chunks_done, job.chunks_total = done, total
+
+        try:
+            report = self._rag.ingest(paths, on_skip=on_skip, on_progress=on_progress)
+            job.report, job.summary = report.to_dict(), report.summary()
+            job.skipped = job.report["skipped"]
+            job.state = "done"
+        except Exception as error:  # every failure ends the job with its one-line message
+            job.error = error_body(error)["error"]
+            job.summary = job.error["message"]
+            job.state = "failed"
+        finally:
+            if cleanup:
+                cleanup()
+            with self._lock:
+                self._running = None
