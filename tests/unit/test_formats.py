@@ -183,6 +183,8 @@ def test_a_file_whose_extension_lies_is_read_as_what_it_is(tmp_path: Path) -> No
     assert parsed.warnings[0] == "content is XLSX, not what its .docx extension says"
     with pytest.raises(UnreadableDocument, match="not a DOCX file"):
         parse_document(b"just some words, not a zip at all", ".docx", "text")
+    note = b"%PDF-1.7 is the header every PDF file starts with."
+    assert parse_document(note, ".txt", "note").pages[0].text == note.decode()
 
 
 def test_row_cap_reads_the_first_rows_with_a_warning(

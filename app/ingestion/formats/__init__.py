@@ -137,9 +137,14 @@ def parse_document(
     content = sniff(data)
     actual = _SUFFIX_OF_CONTENT.get(content or "")
     if actual is not None and _parser(suffix) is not _parser(actual):
-        parsed = parse_document(data, actual, fallback_title, ocr)
-        note = f"content is {content}, not what its {suffix or 'missing'} extension says"
-        return ParsedDocument(parsed.title, parsed.pages, parsed.language, (note, *parsed.warnings))
+        try:
+            parsed = parse_document(data, actual, fallback_title, ocr)
+        except UnreadableDocument:
+            pass  # it only looked like one (a note that starts with "%PDF-"): read as named
+        else:
+            note = f"content is {content}, not what its {suffix or 'missing'} extension says"
+            warnings = (note, *parsed.warnings)
+            return ParsedDocument(parsed.title, parsed.pages, parsed.language, warnings)
     if suffix in _WITH_OCR:
         return _WITH_OCR[suffix](data, fallback_title, ocr)
     parser = _BY_SUFFIX.get(suffix)
