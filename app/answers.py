@@ -71,6 +71,7 @@ class Source:
     text: str
     id: str = ""
     start_index: int | None = None
+    section: str = ""
 
     @classmethod
     def from_document(cls, doc: Document) -> Source:
@@ -84,6 +85,7 @@ class Source:
             text=doc.page_content,
             id=str(metadata.get("id") or doc.id or ""),
             start_index=metadata.get("start_index"),
+            section=str(metadata.get("section") or ""),
         )
 
     @classmethod

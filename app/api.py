@@ -295,7 +295,7 @@ class Rag:
         return report
 
     def _warn_skipped(self, skipped: Any) -> None:
-        self._notify(f"warning: skipped {skipped.path}: {skipped.reason}")
+        self._notify(skipped.warning_line())
 
     def reindex(self, wait_seconds: float = 0.0) -> ReindexReport:
         """Rebuild the index as the settings' RAG_INDEX_TYPE from its stored vectors."""

@@ -27,10 +27,15 @@ NOT_COVERED = "Your documents do not seem to cover this question: no passage is 
 
 
 def source_label(metadata: dict[str, Any]) -> str:
-    """``file`` or ``file, page N`` for a chunk's metadata."""
+    """``file``, ``file, page N`` or ``file, slide N`` (the page's own label), then the section.
+
+    E.g. ``guide.md, Guide > Installation > Windows`` or ``deck.pptx, slide 2``.
+    """
     source = str(metadata.get("source", "unknown"))
     page = metadata.get("page")
-    return f"{source}, page {page}" if page is not None else source
+    label = metadata.get("page_label") or (f"page {page}" if page is not None else None)
+    parts = [source, label, metadata.get("section")]
+    return ", ".join(str(part) for part in parts if part)
 
 
 def format_docs(docs: Sequence[Document], with_labels: bool = True) -> str:

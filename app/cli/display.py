@@ -109,7 +109,8 @@ def passage_line(number: int, source: Source) -> str:
     if len(snippet) > 200:
         snippet = snippet[:199] + "…"
     where = f"[{number}] {source.location} (chunk {source.chunk}, score {source.score:.2f})"
-    return f"{where}\n    {snippet}"
+    section = f"\n    in {source.section}" if source.section else ""
+    return f"{where}{section}\n    {snippet}"
 
 
 def passage_lines(sources: Sequence[Source]) -> list[str]:

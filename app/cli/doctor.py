@@ -57,8 +57,35 @@ def run_checks(settings: Settings, store: IndexStore) -> list[Check]:
     checks.append(_llm_row(settings, status))
     checks.append(_embedding_row(settings, status))
     checks.append(_hub_row())
+    checks.extend(_reader_rows(settings))
     checks.append(_index_row(settings, store))
     return checks
+
+
+def _reader_rows(settings: Settings) -> list[Check]:
+    """Which OCR engine reads scanned pages, and whether the Office readers are installed."""
+    from app.ingestion.formats.model import OFFICE_EXTRA
+    from app.ingestion.formats.ocr import ocr_engine, ocr_hint
+
+    engine = ocr_engine()
+    if settings.ocr == "off":
+        ocr = Check("ocr", "info", f"off (RAG_OCR=off); engine: {engine or 'none'}")
+    elif engine is None:
+        ocr = Check(
+            "ocr", "warn", f"no OCR engine: scanned pages and images are skipped ({ocr_hint()})"
+        )
+    else:
+        version = importlib.metadata.version(engine)
+        ocr = Check(
+            "ocr", "ok", f"{engine} {version} (RAG_OCR={settings.ocr}), models in its wheel"
+        )
+    office = [
+        m for m in ("docx", "pptx", "openpyxl", "striprtf") if not importlib.util.find_spec(m)
+    ]
+    if office:
+        detail = f"missing {', '.join(office)}: Word/PowerPoint/Excel/RTF files are skipped "
+        return [ocr, Check("office formats", "warn", detail + f'(pip install "{OFFICE_EXTRA}")')]
+    return [ocr, Check("office formats", "ok", "python-docx, python-pptx, openpyxl, striprtf")]
 
 
 def exit_code(checks: list[Check]) -> int:

@@ -246,8 +246,8 @@ def register(cli: typer.Typer, guarded: Guard) -> None:
 
 
 def warn_skipped(skipped: SkippedFile) -> None:
-    """One warning line on stderr for a file an ingest skipped."""
-    typer.echo(f"warning: skipped {skipped.path}: {skipped.reason}", err=True)
+    """One warning line on stderr for a file an ingest skipped (or read only in part)."""
+    typer.echo(skipped.warning_line(), err=True)
 
 
 def split_page(text: str) -> tuple[str, int | None]:

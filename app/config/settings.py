@@ -362,6 +362,14 @@ SPECS: tuple[SettingSpec, ...] = (
         _integer(1, 100000),
     ),
     SettingSpec(
+        "ocr",
+        "RAG_OCR",
+        "auto",
+        "OCR for scanned PDF pages and images (.png .jpg .tiff .webp), with rapidocr-onnxruntime "
+        "(ragkit[ocr]): auto (only pages without a text layer), off, or force (every PDF page).",
+        _choice("auto", "off", "force"),
+    ),
+    SettingSpec(
         "serve_token",
         "RAG_SERVE_TOKEN",
         "",
@@ -470,6 +478,7 @@ class Settings:
     index_type: str
     vector_dtype: str
     max_file_mb: int
+    ocr: str
     serve_token: str = field(repr=False)
     serve_roots: str
     serve_max_upload_mb: int

@@ -15,15 +15,28 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from app.errors import InputPathError
-from app.ingestion.formats import SUPPORTED_SUFFIXES, UnreadableDocument, parse_document
+from app.ingestion.formats import (
+    Page,
+    ParsedDocument,
+    UnreadableDocument,
+    parse_document,
+    readable_suffixes,
+)
 
 
 @dataclass(frozen=True)
 class SkippedFile:
-    """A file that was not indexed and why."""
+    """A file that was not indexed and why (or, ``indexed``, read only in part and why)."""
 
     path: str
     reason: str
+    indexed: bool = False
+
+    def warning_line(self) -> str:
+        """The one line a user reads: a file skipped, or read with a warning."""
+        if self.indexed:
+            return f"warning: {self.path}: {self.reason}"
+        return f"warning: skipped {self.path}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -35,14 +48,19 @@ class LoadedFile:
     content_hash: str
     size: int
     documents: tuple[Document, ...]
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
 class LoadResult:
-    """What loading found: files read, files skipped with reasons, unsupported files."""
+    """What loading found: files read, files skipped with reasons, unsupported files.
+
+    ``warned`` holds the files that were read with a warning (macros ignored, rows capped).
+    """
 
     files: list[LoadedFile] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
+    warned: list[SkippedFile] = field(default_factory=list)
     unsupported: int = 0
 
 
@@ -141,20 +159,30 @@ def load_paths(
     *,
     follow_symlinks: bool = False,
     exclude: Iterable[Path] = (),
+    ocr: str = "off",
 ) -> LoadResult:
-    """Load every supported file under the roots (but not under ``exclude``); skip the rest."""
+    """Load every supported file under the roots (but not under ``exclude``); skip the rest.
+
+    ``ocr`` is the RAG_OCR mode: images and scanned PDF pages are read only when it is on.
+    """
     result = LoadResult()
     excluded = frozenset(path.resolve() for path in exclude)
+    suffixes = readable_suffixes(ocr)
     for root in roots:
         for path, problem in iter_files(root, follow_symlinks, excluded):
-            if problem is None and path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            if problem is None and path.suffix.lower() not in suffixes:
                 if path != root:
                     result.unsupported += 1
                     continue
                 problem = f"unsupported file type {path.suffix or '(none)'}"
-            loaded = problem or _load_one(path, source_name(path, root), max_file_bytes)
+            loaded = problem or _load_one(path, source_name(path, root), max_file_bytes, ocr)
             if isinstance(loaded, LoadedFile):
                 result.files.append(loaded)
+                if loaded.warnings:
+                    note = SkippedFile(display_path(path), "; ".join(loaded.warnings), True)
+                    result.warned.append(note)
+                    if on_skip is not None:
+                        on_skip(note)
             else:
                 _skip(result, on_skip, path, loaded)
     return result
@@ -167,7 +195,7 @@ def _skip(result: LoadResult, on_skip: SkipHandler | None, path: Path, reason: s
         on_skip(skipped)
 
 
-def _load_one(path: Path, source: str, max_file_bytes: int) -> LoadedFile | str:
+def _load_one(path: Path, source: str, max_file_bytes: int, ocr: str) -> LoadedFile | str:
     """Read one file; return the reason as a string when it cannot be used."""
     try:
         if not path.is_file():
@@ -181,24 +209,37 @@ def _load_one(path: Path, source: str, max_file_bytes: int) -> LoadedFile | str:
     if not data.strip():
         return "empty file"
     try:
-        parsed = parse_document(data, path.suffix, fallback_title=display_path(path.stem))
+        parsed = parse_document(data, path.suffix, display_path(path.stem), ocr)
     except UnreadableDocument as error:
         return str(error)
     content_hash = hashlib.sha256(data).hexdigest()
     documents = tuple(
         Document(
-            page_content=page.text,
-            metadata={
-                "source": source,
-                "page": page.number,
-                "title": parsed.title,
-                "path": str(path),
-                "content_hash": content_hash,
-            },
+            page_content=page.text, metadata=_metadata(page, parsed, source, path, content_hash)
         )
         for page in parsed.pages
         if page.text.strip()
     )
     if not documents:
         return "no text in file"
-    return LoadedFile(path, source, content_hash, len(data), documents)
+    return LoadedFile(path, source, content_hash, len(data), documents, parsed.warnings)
+
+
+def _metadata(
+    page: Page, parsed: ParsedDocument, source: str, path: Path, content_hash: str
+) -> dict[str, object]:
+    """A page's metadata; ``page_label``, ``language`` and ``table_header`` only when set."""
+    metadata: dict[str, object] = {
+        "source": source,
+        "page": page.number,
+        "title": parsed.title,
+        "path": str(path),
+        "content_hash": content_hash,
+    }
+    optional = {
+        "page_label": page.label,
+        "language": parsed.language,
+        "table_header": page.table_header,
+    }
+    metadata.update((key, value) for key, value in optional.items() if value)
+    return metadata

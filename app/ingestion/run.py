@@ -63,10 +63,15 @@ class IngestReport:
     unsupported: int
     backend: str
     seconds: float
+    warned: tuple[SkippedFile, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output (``rag ingest --json``, the server's ingest jobs)."""
-        return {**self.__dict__, "skipped": [dict(item.__dict__) for item in self.skipped]}
+        return {
+            **self.__dict__,
+            "skipped": [dict(item.__dict__) for item in self.skipped],
+            "warned": [dict(item.__dict__) for item in self.warned],
+        }
 
     def summary(self) -> str:
         """One line: files by what happened to them, chunks embedded and reused, seconds."""
@@ -80,6 +85,8 @@ class IngestReport:
             reasons = Counter(_reason_kind(s.reason) for s in self.skipped)
             detail = ", ".join(f"{kind}: {count}" for kind, count in sorted(reasons.items()))
             line += f" ({detail})"
+        if self.warned:
+            line += f"; {len(self.warned)} read with warnings"
         if self.files_missing_kept:
             line += f"; {self.files_missing_kept} deleted files kept (--no-prune)"
         line += (
@@ -142,6 +149,7 @@ def _ingest_locked(
         on_skip,
         follow_symlinks=options.follow_symlinks,
         exclude=[Path(store.location)],
+        ocr=settings.ocr,
     )
     if options.strict and loaded.skipped:
         raise SkippedFilesError(
@@ -171,8 +179,9 @@ def _ingest_locked(
     records = kept_records + new_records
     if not records:
         raise NothingIndexedError(
-            f"nothing to index under {', '.join(map(str, roots))}: no readable .txt, .md, "
-            f".pdf or .html file ({len(loaded.skipped)} skipped)"
+            f"nothing to index under {', '.join(map(str, roots))}: no readable document "
+            f"(text, PDF, Office, OpenDocument, EPUB, e-mail, code; see docs/formats.md) "
+            f"({len(loaded.skipped)} skipped)"
         )
     chunk_counts = Counter(str(record.metadata["path"]) for record in new_records)
     now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -221,6 +230,7 @@ class _Reporter:
             total_chunks=total_chunks,
             skipped=tuple(self.loaded.skipped),
             unsupported=self.loaded.unsupported,
+            warned=tuple(self.loaded.warned),
             backend=self.settings.embedding_backend,
             seconds=time.perf_counter() - self.started,
         )

@@ -39,6 +39,12 @@ def _offline(socket_disabled: None) -> None:
     """Any network use in a unit test fails it."""
 
 
+@pytest.fixture(autouse=True)
+def _no_ocr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests never run OCR, which is slow; tests/integration/test_ocr.py does."""
+    monkeypatch.setenv("RAG_OCR", "off")
+
+
 class CountingEmbeddings(DeterministicFakeEmbedding):
     """The hash-based fake, recording every text it is asked to embed as a document."""
 

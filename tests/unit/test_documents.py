@@ -43,7 +43,7 @@ def test_html_keeps_visible_text_and_title() -> None:
     )
     title, text = html_to_text(html)
     assert title == "My page"
-    assert text == "Heading\nFirst & second\nLast"
+    assert text == "# Heading\nFirst & second\nLast"
 
 
 def test_markdown_title() -> None:

@@ -14,7 +14,9 @@ from tests.unit.conftest import SAMPLE_FILES, CountingEmbeddings, write_files
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return resolve_settings(
-        {"index_dir": tmp_path / "index", "chunk_size": 200, "chunk_overlap": 20}, {}, {}
+        {"index_dir": tmp_path / "index", "chunk_size": 200, "chunk_overlap": 20, "ocr": "off"},
+        {},
+        {},
     )
 
 

@@ -38,6 +38,8 @@ class _VisibleText(HTMLParser):
         }
     )
 
+    HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
@@ -52,6 +54,8 @@ class _VisibleText(HTMLParser):
             self._hidden_depth += 1
         elif tag in self.BLOCKS:
             self.parts.append("\n")
+            if tag in self.HEADINGS and self._hidden_depth == 0:
+                self.parts.append("#" * int(tag[1]) + " ")
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
@@ -69,11 +73,11 @@ class _VisibleText(HTMLParser):
 
 
 def html_to_text(html: str) -> tuple[str | None, str]:
-    """Return the page title and its visible text, one block a line."""
+    """Return the page title and its visible text, one block a line, headings as ``#`` lines."""
     parser = _VisibleText()
     parser.feed(html)
     parser.close()
     lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
-    text = "\n".join(line for line in lines if line)
+    text = "\n".join(line for line in lines if line.strip("# "))
     title = " ".join("".join(parser.title_parts).split()) or None
     return title, text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 
-from app.ingestion.formats.model import UnreadableDocument
+from app.ingestion.formats.model import OFFICE_EXTRA, UnreadableDocument, require
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst", ".text"})
 
@@ -68,3 +68,18 @@ def markdown_title(text: str) -> str | None:
         if line.startswith("# "):
             return line[2:].strip() or None
     return None
+
+
+RTF_SUFFIXES = frozenset({".rtf"})
+
+
+def rtf_to_text(data: bytes) -> str:
+    """The text of an RTF file (striprtf); control words and groups are dropped."""
+    striprtf = require("striprtf.striprtf", "striprtf", OFFICE_EXTRA)
+    source = data.decode("cp1252", "replace")
+    if not source.lstrip().startswith("{\\rtf"):
+        raise UnreadableDocument("not an RTF file (no {\\rtf header)")
+    try:
+        return str(striprtf.rtf_to_text(source, errors="replace")).strip()
+    except (ValueError, IndexError, RecursionError) as error:
+        raise UnreadableDocument(f"broken RTF ({type(error).__name__}: {error})") from None
