@@ -12,6 +12,7 @@ from retrievers.errors import (
     IndexMismatchError,
     IndexNotFoundError,
     RagError,
+    StoreUnavailableError,
     first_line,
 )
 
@@ -103,6 +104,7 @@ __all__ = [
     "ProviderError",
     "RagError",
     "SkippedFilesError",
+    "StoreUnavailableError",
     "UsageError",
     "error_table",
     "exit_code_of",

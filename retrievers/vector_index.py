@@ -6,6 +6,7 @@ Cosine similarity is the inner product of L2-normalised vectors. Where an index 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +44,11 @@ def search_text(record: ChunkRecord, with_title: bool) -> str:
     if with_title and title and not record.text.lstrip().startswith(title):
         return f"{title}\n\n{record.text}"
     return record.text
+
+
+def text_key(text: str) -> str:
+    """The key of an embedded text in the embedding cache: SHA-256 of its UTF-8 bytes."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def normalize(vectors: Sequence[Sequence[float]] | Sequence[float] | Vectors) -> Vectors:
