@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from app.ingestion.reindexing import ReindexReport
     from app.ingestion.run import IngestOptions, IngestReport, Progress
     from chains.qa import AnswerStyle
-    from retrievers.hybrid import HybridRetriever
+    from retrievers.hybrid import CandidateSearch, HybridRetriever
     from retrievers.manifest import Chunking
     from retrievers.modes import Mode
     from retrievers.store import IndexStore
@@ -124,7 +124,7 @@ class Rag:
         self._notify = notify
         self._small_model = settings.llm_prompt == "small"
         self._llm_lock = threading.Lock()
-        self._index: VectorIndex | None = None
+        self._index: VectorIndex | CandidateSearch | None = None
         self._index_version: str | None = None
 
     @classmethod
@@ -295,11 +295,14 @@ class Rag:
             extractive=self.extractive,
         )
 
-    def index(self) -> VectorIndex:
-        """The live index, reloaded when an ingest has published a new version."""
+    def index(self) -> VectorIndex | CandidateSearch:
+        """The live index, reloaded when an ingest has published a new version.
+
+        A database store gives a handle searched in SQL rather than the chunks themselves.
+        """
         version = self.store.version()
         if self._index is None or version != self._index_version:
-            index = self.store.load()
+            index = self.store.searchable()
             index.check_embedding(self.settings.embed_provider, self.settings.embed_model)
             self._index, self._index_version = index, version
         return self._index

@@ -131,6 +131,14 @@ class CandidateSearch(Protocol):
 
     chunking: Chunking
 
+    def __len__(self) -> int:
+        """Number of chunks."""
+        ...
+
+    def check_embedding(self, provider: str, model: str) -> None:
+        """Refuse queries embedded by another model than the index was built with."""
+        ...
+
     def candidates(
         self,
         query: str,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from retrievers.docstore import ChunkRecord
-    from retrievers.hybrid import CandidateSearch, SearchableIndex
+    from retrievers.hybrid import CandidateSearch
     from retrievers.manifest import Manifest
     from retrievers.vector_index import VectorIndex, Vectors
 
@@ -40,7 +40,7 @@ class IndexStore(Protocol):
         """The live index, checked: any inconsistency raises ``IndexDamagedError``."""
         ...
 
-    def searchable(self) -> SearchableIndex | CandidateSearch:
+    def searchable(self) -> VectorIndex | CandidateSearch:
         """What the retriever searches: the loaded index, or a handle searched where it lives."""
         ...
 

@@ -1,26 +1,76 @@
-"""The store and the retriever the settings describe: the one place that reads RAG_INDEX_DIR."""
+"""The store and the retriever the settings describe.
+
+The one place that reads RAG_INDEX_DIR, RAG_STORE and the Postgres URLs.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.config.settings import Settings
+from app.errors import ConfigError
 from app.models.embeddings import reads_cjk
 from app.models.rerankers import build_reranker
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
-    from retrievers.hybrid import HybridRetriever, SearchableIndex
+    from retrievers.hybrid import CandidateSearch, HybridRetriever, SearchableIndex
     from retrievers.modes import Mode
+    from retrievers.postgres.store import PostgresStore
     from retrievers.snapshot_store import SnapshotStore
     from retrievers.store import IndexStore
 
 
 def build_store(settings: Settings) -> IndexStore:
-    """The store that holds the settings' index: the local snapshot folder."""
+    """The store that holds the settings' index: the local snapshot folder, or Postgres."""
+    if settings.store == "postgres":
+        return postgres_store(settings)
     return local_store(settings.index_dir)
+
+
+def shown_url(url: str) -> str:
+    """A database URL as users and logs may see it: no password."""
+    from retrievers.postgres.connection import masked_url
+
+    return masked_url(url)
+
+
+def _warn_stderr(message: str) -> None:
+    print(f"ragkit: warning: {message}", file=sys.stderr)
+
+
+def postgres_store(
+    settings: Settings,
+    *,
+    collection: str = "default",
+    warn: Callable[[str], None] = _warn_stderr,
+) -> PostgresStore:
+    """The collection ``collection`` of the database at RAG_POSTGRES_URL."""
+    url = settings.postgres_url
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            "RAG_STORE=postgres needs RAG_POSTGRES_URL=postgresql://USER@HOST:PORT/DATABASE"
+            + (" (it does not start with postgresql://)" if url else "")
+        )
+    read_url = settings.postgres_read_url
+    if read_url and not read_url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("RAG_POSTGRES_READ_URL must be a postgresql:// URL, or empty")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "RAG_STORE=postgres needs the psycopg driver: pip install 'ragkit[postgres]'"
+        ) from None
+    from retrievers.postgres.store import PostgresStore
+
+    try:
+        return PostgresStore(url, collection=collection, read_url=read_url or None, warn=warn)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def local_store(index_dir: Path) -> SnapshotStore:
@@ -32,7 +82,7 @@ def local_store(index_dir: Path) -> SnapshotStore:
 
 def build_retriever(
     settings: Settings,
-    index: SearchableIndex,
+    index: SearchableIndex | CandidateSearch,
     embeddings: Embeddings | None,
     *,
     k: int | None = None,
