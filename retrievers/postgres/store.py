@@ -371,7 +371,7 @@ class PostgresStore:
                 if time.monotonic() >= deadline:
                     waited = f" after waiting {wait_seconds:g} s" if wait_seconds > 0 else ""
                     raise IndexBusyError(
-                        f"another ingest is writing {self.location}{waited} "
+                        f"another ingest is writing the index at {self.location}{waited} "
                         f"({self._holder(connection, key)}); wait for it, or retry with "
                         "--wait SECONDS"
                     )
