@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from app.evaluation import EvalReport
     from app.ingestion.loading import SkipHandler
+    from app.ingestion.migration import MigrateReport
     from app.ingestion.reindexing import ReindexReport
     from app.ingestion.run import IngestOptions, IngestReport, Progress
     from chains.qa import AnswerStyle
@@ -246,6 +247,26 @@ class Rag:
         from app.ingestion.reindexing import reindex
 
         report = reindex(self.store, self.settings, wait_seconds)
+        self._index = None
+        return report
+
+    def migrate(
+        self,
+        to: str,
+        wait_seconds: float = 0.0,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> MigrateReport:
+        """Copy the index to the local store or Postgres (``to``), embedding nothing.
+
+        The settings name both: RAG_INDEX_DIR and RAG_POSTGRES_URL; RAG_STORE then picks
+        which one ``rag`` uses.
+        """
+        from app.ingestion.migration import migrate_index, stores_for
+
+        source, target = stores_for(self.settings, to)
+        report = migrate_index(
+            source, target, self.settings, wait_seconds=wait_seconds, on_progress=on_progress
+        )
         self._index = None
         return report
 

@@ -1,4 +1,4 @@
-"""The ``rag`` command: ingest, ask, chat, status, reindex, doctor, models, pull, eval.
+"""The ``rag`` command: ingest, ask, chat, status, reindex, migrate, doctor, models, pull, eval.
 
 Heavy imports (torch, faiss, LangChain) happen inside the commands that need them.
 """
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 
+from app.cli import migrate as migrate_command
 from app.errors import RagError, UsageError, exit_code_of, one_line
 from retrievers.modes import MODES
 
@@ -337,6 +338,9 @@ def reindex(
         typer.echo(rag.reindex(wait).summary())
 
     guarded(run, state.debug)
+
+
+cli.command("migrate")(migrate_command.migrate)
 
 
 @cli.command()
