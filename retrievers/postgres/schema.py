@@ -2,8 +2,8 @@
 
 Shared tables: ``ragkit_schema`` (the schema version) and ``ragkit_collections`` (one row per
 collection: its manifest without the file list, and a generation that every write bumps).
-Each collection has its own chunk and file tables, because the vector column is typed by the
-collection's dimension: ``vector(d)`` or ``halfvec(d)``, with an HNSW cosine index, and a
+Each collection has its own chunk, file and keyword (BM25 document frequency) tables,
+because the vector column is typed by the collection's dimension: ``vector(d)`` or ``halfvec(d)``, with an HNSW cosine index, and a
 generated ``tsvector`` over the chunk's search tokens with a GIN index.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIN_PGVECTOR = (0, 8, 0)
 """``hnsw.iterative_scan`` (filtered searches that still return k rows) came in pgvector 0.8."""
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,48}$")
@@ -50,6 +50,11 @@ class CollectionTables:
         """The file table (hashes for sync)."""
         return f"{self._stem}_files"
 
+    @property
+    def terms(self) -> str:
+        """The keyword table: in how many chunks each search token occurs (BM25's df)."""
+        return f"{self._stem}_terms"
+
 
 def vector_type(dtype: str) -> tuple[str, str]:
     """The pgvector column type and its cosine operator class for a stored dtype."""
@@ -73,7 +78,15 @@ def _v1(cursor: Any) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[Any], None], ...] = (_v1,)
+def _v2(cursor: Any) -> None:
+    # BM25 needs the average chunk length: the collection keeps its total token count.
+    cursor.execute(
+        "ALTER TABLE ragkit_collections ADD COLUMN IF NOT EXISTS token_total bigint NOT NULL "
+        "DEFAULT 0"
+    )
+
+
+MIGRATIONS: tuple[Callable[[Any], None], ...] = (_v1, _v2)
 """Step n brings the schema from version n to n + 1; append, never edit a released step."""
 
 
@@ -103,7 +116,7 @@ def create_collection_tables(
 ) -> None:
     """(Re)create one collection's tables for vectors of ``dimension`` kept as ``dtype``."""
     column, ops = vector_type(dtype)
-    cursor.execute(f"DROP TABLE IF EXISTS {tables.chunks}, {tables.files}")
+    cursor.execute(f"DROP TABLE IF EXISTS {tables.chunks}, {tables.files}, {tables.terms}")
     cursor.execute(
         f"""
         CREATE TABLE {tables.chunks} (
@@ -115,6 +128,7 @@ def create_collection_tables(
             metadata jsonb NOT NULL,
             text_key text NOT NULL,
             search_tokens text NOT NULL,
+            token_count integer NOT NULL,
             tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', search_tokens)) STORED,
             embedding {column}({dimension}) NOT NULL
         )
@@ -127,6 +141,7 @@ def create_collection_tables(
     cursor.execute(f"CREATE INDEX ON {tables.chunks} USING gin (tsv)")
     cursor.execute(f"CREATE INDEX ON {tables.chunks} (path)")
     cursor.execute(f"CREATE INDEX ON {tables.chunks} (text_key)")
+    cursor.execute(f"CREATE TABLE {tables.terms} (term text PRIMARY KEY, df integer NOT NULL)")
     cursor.execute(
         f"""
         CREATE TABLE {tables.files} (

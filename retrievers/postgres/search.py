@@ -1,14 +1,16 @@
 """Hybrid search in one SQL statement: pgvector nearest neighbours and full text, then fusion.
 
-The statement returns both candidate lists with both scores of every candidate (cosine and
-``ts_rank``) and the candidates' texts; ``retrievers.hybrid`` fuses them by the same rules
-as the local index. Chunks are never all read into memory.
+The statement returns both candidate lists (nearest by cosine; best full-text matches by
+``ts_rank``), every candidate's cosine, text and search tokens, and the collection's keyword
+counts, from which each candidate gets the same BM25 score as in the local index;
+``retrievers.hybrid`` then fuses them by the same rules. Chunks are never all read into memory.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -18,11 +20,11 @@ from retrievers.hybrid import Candidates
 from retrievers.manifest import Chunking, EmbeddingSpec
 from retrievers.postgres.connection import ReadConnection
 from retrievers.postgres.schema import CollectionTables, vector_type
-from retrievers.sparse import tokenize
+from retrievers.sparse import bm25_score, tokenize
 from retrievers.vector_index import Vectors
 
 RANK_NORMALIZATION = 1
-"""``ts_rank`` divides by 1 + log(document length), as BM25 discounts long chunks."""
+"""``ts_rank`` (which picks the keyword candidates) divides by 1 + log(document length)."""
 
 
 def glob_to_regex(pattern: str) -> str:
@@ -61,6 +63,22 @@ def vector_literal(vector: Any) -> str:
 def parse_vector(text: str) -> Vectors:
     """Pgvector's text form back into a float32 row."""
     return np.asarray(json.loads(text), dtype=np.float32)
+
+
+def _bm25(
+    query_tokens: list[str],
+    chunk_tokens: str,
+    document_frequency: dict[str, int] | None,
+    chunks: int | None,
+    token_total: int | None,
+) -> float:
+    """The chunk's BM25 from the collection's counts, exactly as the local index scores it."""
+    if not chunks:
+        return 0.0
+    counts = Counter(chunk_tokens.split())
+    return bm25_score(
+        query_tokens, counts, document_frequency or {}, chunks, (token_total or 0) / chunks
+    )
 
 
 class PostgresIndex:
@@ -124,29 +142,32 @@ class PostgresIndex:
                 f"ORDER BY ts_rank(tsv, tq, {RANK_NORMALIZATION}) DESC, row_id LIMIT %(pool)s)"
             )
         cosine = f"1 - (c.embedding <=> %(q)s::{self._cast})" if vector is not None else "NULL"
-        rank = (
-            f"CASE WHEN c.tsv @@ tq THEN ts_rank(c.tsv, tq, {RANK_NORMALIZATION}) ELSE 0 END"
-            if words
-            else "0"
-        )
+        query_tokens = tokenize(query) if words else []
+        params.update(terms=sorted(set(query_tokens)), collection=self._tables.collection)
         sql = f"""
             WITH found AS ({" UNION ALL ".join(parts)}),
             ids AS (SELECT row_id, bool_or(d) AS d, bool_or(l) AS l FROM found GROUP BY row_id)
-            SELECT c.row_id, ids.d, ids.l, c.chunk_id, c.text, c.metadata, {cosine}, {rank}
-            FROM ids JOIN {chunks} c USING (row_id),
-                 websearch_to_tsquery('simple', %(words)s) AS tq
+            SELECT c.row_id, ids.d, ids.l, c.chunk_id, c.text, c.metadata, {cosine},
+                   c.search_tokens,
+                   (SELECT json_object_agg(term, df) FROM {self._tables.terms}
+                    WHERE term = ANY(%(terms)s)),
+                   (SELECT (manifest->>'chunk_count')::bigint FROM ragkit_collections
+                    WHERE name = %(collection)s),
+                   (SELECT token_total FROM ragkit_collections WHERE name = %(collection)s)
+            FROM ids JOIN {chunks} c USING (row_id)
         """
         rows = self._reader.read(lambda cursor: cursor.execute(sql, params).fetchall())
         dense, keyword, cosines, scores, records = [], [], {}, {}, {}
-        for row_id, in_dense, in_keyword, chunk_id, text, metadata, cos, score in rows:
+        for row_id, in_dense, in_keyword, chunk_id, text, metadata, cos, tokens, *stats in rows:
             records[row_id] = ChunkRecord(chunk_id, text, metadata)
-            scores[row_id] = float(score)
             if cos is not None:
                 cosines[row_id] = float(cos)
             if in_dense:
                 dense.append((row_id, float(cos)))
+            if words:
+                scores[row_id] = _bm25(query_tokens, tokens, *stats)
             if in_keyword:
-                keyword.append((row_id, float(score)))
+                keyword.append((row_id, scores[row_id]))
         dense.sort(key=lambda pair: (-pair[1], pair[0]))
         keyword.sort(key=lambda pair: (-pair[1], pair[0]))
         return Candidates(dense, keyword, cosines, scores if words else {}, records)

@@ -43,7 +43,9 @@ from retrievers.vector_index import VectorIndex, Vectors, normalize, search_text
 
 T = TypeVar("T")
 LOCK_POLL_SECONDS = 0.2
-COPY_COLUMNS = "chunk_id, path, source, text, metadata, text_key, search_tokens, embedding"
+COPY_COLUMNS = (
+    "chunk_id, path, source, text, metadata, text_key, search_tokens, token_count, embedding"
+)
 
 
 def pgvector_index_spec(vector_dtype: str) -> IndexSpec:
@@ -86,18 +88,19 @@ class PostgresStore:
                 return query(cursor)
         return self._reader.read(query)
 
-    def _collection_row(self, cursor: Any) -> tuple[Manifest, int] | None:
+    def _collection_row(self, cursor: Any) -> tuple[Manifest, int, int] | None:
+        """The collection's manifest (without files), generation and total token count."""
         cursor.execute("SELECT to_regclass('ragkit_collections') IS NOT NULL")
         if not cursor.fetchone()[0]:
             return None
         cursor.execute(
-            "SELECT manifest, generation FROM ragkit_collections WHERE name = %s",
+            "SELECT manifest, generation, token_total FROM ragkit_collections WHERE name = %s",
             (self.collection,),
         )
         row = cursor.fetchone()
         if row is None:
             return None
-        return self._parse_manifest(row[0]), int(row[1])
+        return self._parse_manifest(row[0]), int(row[1]), int(row[2])
 
     def _parse_manifest(self, data: Any) -> Manifest:
         try:
@@ -105,7 +108,7 @@ class PostgresStore:
         except (ValueError, KeyError, TypeError) as error:
             raise self._damaged(f"the stored manifest is invalid ({error})") from error
 
-    def _live(self, cursor: Any) -> tuple[Manifest, int]:
+    def _live(self, cursor: Any) -> tuple[Manifest, int, int]:
         found = self._collection_row(cursor)
         if found is None:
             raise IndexNotFoundError(
@@ -128,7 +131,7 @@ class PostgresStore:
         """The live manifest with its file list (no chunk is read)."""
 
         def read(cursor: Any) -> Manifest:
-            manifest, _ = self._live(cursor)
+            manifest = self._live(cursor)[0]
             return replace(manifest, files=self._files(cursor))
 
         return self._read(read)
@@ -137,7 +140,7 @@ class PostgresStore:
         """The manifest's chunk count and the chunk table agree."""
 
         def read(cursor: Any) -> Manifest:
-            manifest, _ = self._live(cursor)
+            manifest = self._live(cursor)[0]
             cursor.execute(f"SELECT count(*) FROM {self.tables.chunks}")
             rows = int(cursor.fetchone()[0])
             if rows != manifest.chunk_count:
@@ -165,7 +168,7 @@ class PostgresStore:
             # One snapshot for the manifest and the rows.
             cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
-                manifest, _ = self._live(cursor)
+                manifest = self._live(cursor)[0]
                 manifest = replace(manifest, files=self._files(cursor))
                 cursor.execute(
                     f"SELECT chunk_id, text, metadata, embedding::text FROM {self.tables.chunks} "
@@ -272,24 +275,29 @@ class PostgresStore:
                 create_collection_tables(
                     cursor, self.tables, manifest.embedding.dimension, spec.vector_dtype
                 )
-            elif changes.removed_paths:
-                cursor.execute(
-                    f"DELETE FROM {self.tables.chunks} WHERE path = ANY(%s)",
-                    (list(changes.removed_paths),),
-                )
+                count = tokens = 0
+            else:
+                assert previous is not None
+                count, tokens = previous[0].chunk_count, previous[2]
+                removed, removed_tokens = self._delete(cursor, changes.removed_paths)
+                count, tokens = count - removed, tokens - removed_tokens
             self._relabel_kept(cursor, manifest.files)
-            self._insert(cursor, changes.records, changes.vectors, manifest)
+            cursor.execute(f"SELECT coalesce(max(row_id), 0) FROM {self.tables.chunks}")
+            last_row = int(cursor.fetchone()[0])
+            tokens += self._insert(cursor, changes.records, changes.vectors, manifest)
+            count += len(changes.records)
+            self._count_terms(cursor, last_row)
             self._write_files(cursor, manifest.files)
-            cursor.execute(f"SELECT count(*) FROM {self.tables.chunks}")
-            count = int(cursor.fetchone()[0])
             stored = replace(manifest, files=(), chunk_count=count, index=spec)
             data = json.loads(stored.to_json())
             cursor.execute(
                 """
-                INSERT INTO ragkit_collections (name, manifest, generation, dimension, vector_dtype)
-                VALUES (%(name)s, %(manifest)s, 1, %(dimension)s, %(dtype)s)
+                INSERT INTO ragkit_collections
+                    (name, manifest, generation, dimension, vector_dtype, token_total)
+                VALUES (%(name)s, %(manifest)s, 1, %(dimension)s, %(dtype)s, %(tokens)s)
                 ON CONFLICT (name) DO UPDATE SET manifest = EXCLUDED.manifest,
                     generation = ragkit_collections.generation + 1,
+                    token_total = EXCLUDED.token_total,
                     dimension = EXCLUDED.dimension, vector_dtype = EXCLUDED.vector_dtype,
                     updated_at = now()
                 """,
@@ -298,6 +306,7 @@ class PostgresStore:
                     "manifest": json.dumps(data),
                     "dimension": manifest.embedding.dimension,
                     "dtype": spec.vector_dtype,
+                    "tokens": tokens,
                 },
             )
 
@@ -311,6 +320,49 @@ class PostgresStore:
                 f"{previous.index.vector_dtype}, this ingest writes {new.label} as "
                 f"{spec.vector_dtype}; run `rag ingest --rebuild PATH`"
             )
+
+    def _delete(self, cursor: Any, paths: Sequence[str]) -> tuple[int, int]:
+        """Delete the chunks of ``paths`` and their keyword counts: (chunks, tokens) removed."""
+        if not paths:
+            return 0, 0
+        chunks, terms = self.tables.chunks, self.tables.terms
+        cursor.execute(
+            f"""
+            WITH gone AS (
+                DELETE FROM {chunks} WHERE path = ANY(%s) RETURNING search_tokens, token_count
+            ), counted AS (
+                SELECT term, count(*) AS n
+                FROM gone, LATERAL (
+                    SELECT DISTINCT unnest(string_to_array(gone.search_tokens, ' ')) AS term
+                ) AS words
+                WHERE term <> '' GROUP BY term
+            ), lowered AS (
+                UPDATE {terms} SET df = {terms}.df - counted.n
+                FROM counted WHERE {terms}.term = counted.term
+            )
+            SELECT count(*), coalesce(sum(token_count), 0) FROM gone
+            """,
+            (list(paths),),
+        )
+        removed, removed_tokens = cursor.fetchone()
+        return int(removed), int(removed_tokens)
+
+    def _count_terms(self, cursor: Any, after_row: int) -> None:
+        """Add the rows after ``after_row`` to the keyword counts (document frequencies)."""
+        chunks, terms = self.tables.chunks, self.tables.terms
+        cursor.execute(
+            f"""
+            INSERT INTO {terms} (term, df)
+            SELECT term, count(*)
+            FROM {chunks} AS c, LATERAL (
+                SELECT DISTINCT unnest(string_to_array(c.search_tokens, ' ')) AS term
+            ) AS words
+            WHERE c.row_id > %s AND term <> ''
+            GROUP BY term
+            ON CONFLICT (term) DO UPDATE SET df = {terms}.df + EXCLUDED.df
+            """,
+            (after_row,),
+        )
 
     def _relabel_kept(self, cursor: Any, files: Sequence[FileEntry]) -> None:
         """Kept files whose display name changed: their chunks' ``source`` follows."""
@@ -327,14 +379,18 @@ class PostgresStore:
 
     def _insert(
         self, cursor: Any, records: Sequence[ChunkRecord], vectors: Vectors, manifest: Manifest
-    ) -> None:
+    ) -> int:
+        """COPY the records in; the number of search tokens they hold (for BM25)."""
         if not len(records):
-            return
+            return 0
+        tokens = 0
         unit = normalize(vectors)
         with_title = manifest.chunking.with_title
         with cursor.copy(f"COPY {self.tables.chunks} ({COPY_COLUMNS}) FROM STDIN") as copy:
             for record, vector in zip(records, unit, strict=True):
                 embedded = search_text(record, with_title)
+                words = tokenize(embedded)
+                tokens += len(words)
                 copy.write_row(
                     (
                         record.id,
@@ -343,10 +399,12 @@ class PostgresStore:
                         record.text,
                         json.dumps(record.metadata, ensure_ascii=False),
                         text_key(embedded),
-                        " ".join(tokenize(embedded)),
+                        " ".join(words),
+                        len(words),
                         vector_literal(vector),
                     )
                 )
+        return tokens
 
     def _write_files(self, cursor: Any, files: Sequence[FileEntry]) -> None:
         cursor.execute(f"DELETE FROM {self.tables.files}")
