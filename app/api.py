@@ -261,9 +261,10 @@ class Rag:
         The settings name both: RAG_INDEX_DIR and RAG_POSTGRES_URL; RAG_STORE then picks
         which one ``rag`` uses.
         """
-        from app.ingestion.migration import migrate_index, stores_for
+        from app.ingestion.migration import migrate_index
+        from app.retrieval import migration_stores
 
-        source, target = stores_for(self.settings, to)
+        source, target = migration_stores(self.settings, to)
         report = migrate_index(
             source, target, self.settings, wait_seconds=wait_seconds, on_progress=on_progress
         )

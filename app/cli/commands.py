@@ -340,7 +340,23 @@ def reindex(
     guarded(run, state.debug)
 
 
-cli.command("migrate")(migrate_command.migrate)
+@cli.command()
+def migrate(
+    ctx: typer.Context,
+    to: migrate_command.TargetOption,
+    wait: WaitOption = 0.0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Copy chunks, vectors and file hashes to the other store, embedding nothing."""
+    state: CliState = ctx.obj
+
+    def run() -> None:
+        with _progress_bar("Copying") as progress:
+            typer.echo(
+                migrate_command.migrate_and_report(state.rag(), to, wait, json_output, progress)
+            )
+
+    guarded(run, state.debug)
 
 
 @cli.command()

@@ -3,38 +3,41 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from app.api import Rag
 
 MIGRATE_TARGETS = ("postgres", "local")
 
 
-def migrate(
-    ctx: typer.Context,
-    to: Annotated[
-        str,
-        typer.Option(
-            "--to", help="Where to copy the index: postgres or local.", show_default=False
-        ),
-    ],
-    wait: Annotated[
-        float,
-        typer.Option("--wait", help="Seconds to wait while another ingest writes either store."),
-    ] = 0.0,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-) -> None:
-    """Copy chunks, vectors and file hashes to the other store, embedding nothing."""
-    from app.cli.commands import CliState, _progress_bar, guarded
+def _target(value: str) -> str:
+    if value not in MIGRATE_TARGETS:
+        raise typer.BadParameter(f"must be postgres or local, not {value!r}")
+    return value
 
-    state: CliState = ctx.obj
-    if to not in MIGRATE_TARGETS:
-        raise typer.BadParameter(f"must be postgres or local, not {to!r}", param_hint="--to")
 
-    def run() -> None:
-        rag = state.rag()
-        with _progress_bar("Copying") as progress:
-            report = rag.migrate(to, wait, on_progress=progress)
-        typer.echo(json.dumps(report.__dict__) if json_output else report.summary())
+TargetOption = Annotated[
+    str,
+    typer.Option(
+        "--to",
+        help="Where to copy the index: postgres (RAG_POSTGRES_URL) or local (RAG_INDEX_DIR).",
+        callback=_target,
+        show_default=False,
+    ),
+]
 
-    guarded(run, state.debug)
+
+def migrate_and_report(
+    rag: Rag,
+    to: str,
+    wait: float,
+    json_output: bool,
+    progress: Callable[[int, int], None] | None,
+) -> str:
+    """Copy the index to ``to`` and return what to print: the summary line or JSON."""
+    report = rag.migrate(to, wait, on_progress=progress)
+    return json.dumps(report.__dict__) if json_output else report.summary()

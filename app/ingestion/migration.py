@@ -14,8 +14,6 @@ from typing import Any, overload
 import numpy as np
 
 from app.config.settings import Settings
-from app.errors import UsageError
-from app.retrieval import local_store, postgres_store
 from retrievers.docstore import ChunkRecord
 from retrievers.store import IncrementalStore, IndexChanges, IndexStore
 
@@ -68,14 +66,6 @@ class _Counted(Sequence[ChunkRecord]):
             yield record
             if self._on_progress is not None and (number % PROGRESS_EVERY == 0 or number == total):
                 self._on_progress(number, total)
-
-
-def stores_for(settings: Settings, to: str) -> tuple[IndexStore, IndexStore]:
-    """(source, target): the local index folder and the Postgres collection, in that order."""
-    if to not in ("postgres", "local"):
-        raise UsageError(f"--to must be postgres or local; got {to!r}")
-    local, database = local_store(settings.index_dir), postgres_store(settings)
-    return (local, database) if to == "postgres" else (database, local)
 
 
 def migrate_index(

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.config.settings import Settings
-from app.errors import ConfigError
+from app.errors import ConfigError, UsageError
 from app.models.embeddings import reads_cjk
 from app.models.rerankers import build_reranker
 
@@ -30,6 +30,14 @@ def build_store(settings: Settings) -> IndexStore:
     if settings.store == "postgres":
         return postgres_store(settings)
     return local_store(settings.index_dir)
+
+
+def migration_stores(settings: Settings, to: str) -> tuple[IndexStore, IndexStore]:
+    """(source, target) of ``rag migrate --to``: RAG_INDEX_DIR and RAG_POSTGRES_URL."""
+    if to not in ("postgres", "local"):
+        raise UsageError(f"--to must be postgres or local; got {to!r}")
+    local, database = local_store(settings.index_dir), postgres_store(settings)
+    return (local, database) if to == "postgres" else (database, local)
 
 
 def shown_url(url: str) -> str:
