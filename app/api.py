@@ -22,7 +22,7 @@ from app.models.embeddings import build_embeddings
 from app.models.llms import LlmChoice, build_llm, choose_llm, custom_gguf_file, local_chat_models
 from app.models.ollama import explain_client_error
 from app.models.styles import SMALL_MODEL_LIMITS, answer_style, is_small_model
-from app.retrieval import build_retriever, build_store
+from app.retrieval import build_retriever, build_store, migration_stores
 from chains.evidence import SentenceScorer, word_overlap
 
 if TYPE_CHECKING:
@@ -262,7 +262,6 @@ class Rag:
         which one ``rag`` uses.
         """
         from app.ingestion.migration import migrate_index
-        from app.retrieval import migration_stores
 
         source, target = migration_stores(self.settings, to)
         report = migrate_index(

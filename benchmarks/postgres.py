@@ -80,7 +80,7 @@ def corpus(count: int) -> tuple[list[ChunkRecord], list[FileEntry], list[str]]:
         for n in range(FILES)
     ]
     queries = [
-        " ".join(vocabulary[i] for i in np.minimum(rng.zipf(1.3, size=4), 20_000) - 1 + 20)
+        " ".join(vocabulary[i] for i in np.minimum(rng.zipf(1.3, size=4) + 20, 20_000) - 1)
         for _ in range(100)
     ]
     return records, files, queries

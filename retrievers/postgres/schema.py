@@ -3,8 +3,9 @@
 Shared tables: ``ragkit_schema`` (the schema version) and ``ragkit_collections`` (one row per
 collection: its manifest without the file list, and a generation that every write bumps).
 Each collection has its own chunk, file and keyword (BM25 document frequency) tables,
-because the vector column is typed by the collection's dimension: ``vector(d)`` or ``halfvec(d)``, with an HNSW cosine index, and a
-generated ``tsvector`` over the chunk's search tokens with a GIN index.
+because the vector column is typed by the collection's dimension: ``vector(d)`` or
+``halfvec(d)``, with an HNSW cosine index, and a generated ``tsvector`` over the chunk's search
+tokens with a GIN index.
 """
 
 from __future__ import annotations
@@ -114,8 +115,11 @@ def migrate(connection: Any) -> None:
 def create_collection_tables(
     cursor: Any, tables: CollectionTables, dimension: int, dtype: str
 ) -> None:
-    """(Re)create one collection's tables for vectors of ``dimension`` kept as ``dtype``."""
-    column, ops = vector_type(dtype)
+    """(Re)create one collection's tables for vectors of ``dimension`` kept as ``dtype``.
+
+    The search indexes come after the first rows (``create_search_indexes``).
+    """
+    column = vector_type(dtype)[0]
     cursor.execute(f"DROP TABLE IF EXISTS {tables.chunks}, {tables.files}, {tables.terms}")
     cursor.execute(
         f"""
@@ -134,11 +138,6 @@ def create_collection_tables(
         )
         """
     )
-    cursor.execute(
-        f"CREATE INDEX ON {tables.chunks} USING hnsw (embedding {ops}) "
-        "WITH (m = 16, ef_construction = 64)"
-    )
-    cursor.execute(f"CREATE INDEX ON {tables.chunks} USING gin (tsv)")
     cursor.execute(f"CREATE INDEX ON {tables.chunks} (path)")
     cursor.execute(f"CREATE INDEX ON {tables.chunks} (text_key)")
     cursor.execute(f"CREATE TABLE {tables.terms} (term text PRIMARY KEY, df integer NOT NULL)")
@@ -153,6 +152,21 @@ def create_collection_tables(
             position bigint NOT NULL
         )
         """
+    )
+
+
+def create_search_indexes(cursor: Any, tables: CollectionTables, dtype: str) -> None:
+    """Create the HNSW (cosine) and GIN (full text) indexes.
+
+    They are built once the first rows are in: faster than growing them row by row.
+    """
+    ops = vector_type(dtype)[1]
+    cursor.execute(
+        f"CREATE INDEX IF NOT EXISTS {tables.chunks}_hnsw ON {tables.chunks} "
+        f"USING hnsw (embedding {ops}) WITH (m = 16, ef_construction = 64)"
+    )
+    cursor.execute(
+        f"CREATE INDEX IF NOT EXISTS {tables.chunks}_gin ON {tables.chunks} USING gin (tsv)"
     )
 
 

@@ -34,6 +34,7 @@ from retrievers.postgres.schema import (
     CollectionTables,
     check_collection_name,
     create_collection_tables,
+    create_search_indexes,
     migrate,
 )
 from retrievers.postgres.search import PostgresIndex, parse_vector, vector_literal
@@ -287,6 +288,8 @@ class PostgresStore:
             tokens += self._insert(cursor, changes.records, changes.vectors, manifest)
             count += len(changes.records)
             self._count_terms(cursor, last_row)
+            if fresh:
+                create_search_indexes(cursor, self.tables, spec.vector_dtype)
             self._write_files(cursor, manifest.files)
             stored = replace(manifest, files=(), chunk_count=count, index=spec)
             data = json.loads(stored.to_json())
