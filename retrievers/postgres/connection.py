@@ -86,6 +86,14 @@ def check_pgvector(connection: Any, url: str) -> None:
         )
 
 
+def lost_connection(url: str, error: BaseException) -> StoreUnavailableError:
+    """The error for a connection that broke during a statement."""
+    return StoreUnavailableError(
+        f"lost the connection to PostgreSQL at {masked_url(url)} ({_reason(error)}); "
+        "check that the server is running and retry"
+    )
+
+
 def _reason(error: BaseException) -> str:
     return first_line(error).removeprefix("connection failed: ")
 
@@ -118,10 +126,10 @@ class ReadConnection:
                 try:
                     with connection.cursor() as cursor:
                         return query(cursor)
-                except psycopg.OperationalError:
+                except psycopg.OperationalError as error:
                     self.close()
                     if attempt == 2:
-                        raise
+                        raise lost_connection(self.url, error) from None
             raise AssertionError("unreachable")
 
     def _open(self) -> Any:

@@ -29,7 +29,12 @@ from retrievers.errors import (
 )
 from retrievers.index_types import build_faiss_index
 from retrievers.manifest import FileEntry, IndexSpec, Manifest
-from retrievers.postgres.connection import ReadConnection, connect, masked_url
+from retrievers.postgres.connection import (
+    ReadConnection,
+    connect,
+    lost_connection,
+    masked_url,
+)
 from retrievers.postgres.schema import (
     CollectionTables,
     check_collection_name,
@@ -264,6 +269,15 @@ class PostgresStore:
 
     def apply(self, changes: IndexChanges, *, keep_spec: bool = False) -> None:
         """Remove, add and relabel rows and write the manifest, all in one transaction."""
+        import psycopg
+
+        try:
+            self._apply(changes, keep_spec)
+        except psycopg.OperationalError as error:
+            self.close()
+            raise lost_connection(self.url, error) from None
+
+    def _apply(self, changes: IndexChanges, keep_spec: bool) -> None:
         manifest = changes.manifest
         spec = manifest.index if keep_spec else pgvector_index_spec(manifest.index.vector_dtype)
         connection = self._writer_connection()
