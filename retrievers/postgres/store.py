@@ -286,7 +286,14 @@ class PostgresStore:
             fresh = changes.replace or previous is None
             if previous is not None and not fresh:
                 self._require_same_vectors(previous[0], manifest, spec)
-            if fresh:
+            same_vectors = previous is not None and self._same_vectors(previous[0], manifest, spec)
+            if fresh and same_vectors:
+                # Emptied row by row, not dropped: readers keep the old rows until commit.
+                cursor.execute(f"DELETE FROM {self.tables.chunks}")
+                cursor.execute(f"DELETE FROM {self.tables.terms}")
+                count = tokens = 0
+            elif fresh:
+                # New vector type: readers of this collection wait for the commit.
                 create_collection_tables(
                     cursor, self.tables, manifest.embedding.dimension, spec.vector_dtype
                 )
@@ -327,11 +334,16 @@ class PostgresStore:
                 },
             )
 
+    @staticmethod
+    def _same_vectors(previous: Manifest, manifest: Manifest, spec: IndexSpec) -> bool:
+        old, new = previous.embedding, manifest.embedding
+        return (old.dimension, previous.index.vector_dtype) == (new.dimension, spec.vector_dtype)
+
     def _require_same_vectors(
         self, previous: Manifest, manifest: Manifest, spec: IndexSpec
     ) -> None:
         old, new = previous.embedding, manifest.embedding
-        if (old.dimension, previous.index.vector_dtype) != (new.dimension, spec.vector_dtype):
+        if not self._same_vectors(previous, manifest, spec):
             raise IndexMismatchError(
                 f"the collection {self.collection} holds {old.label} vectors as "
                 f"{previous.index.vector_dtype}, this ingest writes {new.label} as "

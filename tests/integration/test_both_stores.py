@@ -210,3 +210,16 @@ def test_hybrid_is_at_least_as_good_as_either_part_on_chinese(chinese_rag: Rag) 
         )
 
     assert hits("hybrid") >= max(hits("dense"), hits("bm25"))
+
+
+def test_a_rebuild_embeds_everything_again_and_keeps_the_same_chunks(
+    docs: Path, settings: Settings, store: IndexStore, embeddings: CountingEmbeddings
+) -> None:
+    from app.ingestion.run import IngestOptions
+
+    before = store.manifest()
+    report = ingest_paths([docs], store, settings, embeddings, options=IngestOptions(rebuild=True))
+    assert report.chunks_embedded == report.total_chunks == before.chunk_count
+    assert store.verify().files == before.files
+    rag = Rag(settings, embeddings=embeddings, store=store)
+    assert rag.retrieve("Paragraph 4 topic 4", k=1, mode="bm25")[0].source == "guide.md"
