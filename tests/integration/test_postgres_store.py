@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,3 +83,46 @@ def test_bm25_scores_in_postgres_equal_the_local_ones_after_edits_and_deletes(
             assert bm25_of(rags["postgres"], query) == bm25_of(rags["local"], query), query
         (docs / "proxy.md").unlink(missing_ok=True)
         (docs / "backup.md").write_text("# Backup\n\nrestic backup weekly, restic check monthly.")
+
+
+def test_float16_vectors_are_kept_as_halfvec_and_searched(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    import psycopg
+
+    from app import Rag
+    from app.config.settings import resolve_settings
+    from app.ingestion.run import ingest_paths
+    from app.retrieval import build_store
+    from tests.unit.conftest import COUNTING_DIMENSION, CountingEmbeddings, write_files
+
+    docs = write_files(tmp_path / "docs", {"a.md": "# A\n\nThe restic backup runs nightly."})
+    overrides = {"store": "postgres", "postgres_url": postgres_url, "vector_dtype": "float16"}
+    settings = resolve_settings(overrides, {}, {})
+    store = build_store(settings)
+    embeddings = CountingEmbeddings(size=COUNTING_DIMENSION)
+    ingest_paths([docs], store, settings, embeddings)
+    assert isinstance(store, PostgresStore)
+    with psycopg.connect(postgres_url) as connection:
+        column = connection.execute(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attname = 'embedding'",
+            (store.tables.chunks,),
+        ).fetchone()
+    assert column == (f"halfvec({COUNTING_DIMENSION})",)
+    assert store.manifest().index.vector_dtype == "float16"
+    hits = Rag(settings, embeddings=embeddings, store=store).retrieve("restic backup", k=1)
+    assert hits[0].source == "a.md" and -1.0 <= hits[0].score <= 1.0
+
+
+def test_a_database_without_pgvector_is_a_clear_error(postgres_server: Any) -> None:
+    import uuid
+
+    from retrievers.errors import StoreUnavailableError
+
+    name = f"noext_{uuid.uuid4().hex[:6]}"
+    postgres_server.psql(f"CREATE DATABASE {name}")
+    postgres_server.psql(f"CREATE ROLE {name} LOGIN")
+    url = postgres_server.url_of(name).replace("postgres@", f"{name}@")
+    with pytest.raises(StoreUnavailableError, match=r"no pgvector extension.*CREATE EXTENSION"):
+        PostgresStore(url).manifest()
