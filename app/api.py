@@ -28,6 +28,7 @@ from app.retrieval import (
     drop_home_collection,
     home_collections,
     index_folder,
+    migration_stores,
 )
 from chains.evidence import SentenceScorer, word_overlap
 
@@ -43,10 +44,11 @@ if TYPE_CHECKING:
     from app.evaluation import EvalReport
     from app.ingestion.forgetting import ForgetReport
     from app.ingestion.loading import SkipHandler
+    from app.ingestion.migration import MigrateReport
     from app.ingestion.reindexing import ReindexReport
     from app.ingestion.run import IngestOptions, IngestReport, Progress
     from chains.qa import AnswerStyle
-    from retrievers.hybrid import HybridRetriever
+    from retrievers.hybrid import CandidateSearch, HybridRetriever
     from retrievers.manifest import Chunking
     from retrievers.modes import Mode
     from retrievers.store import IndexStore
@@ -170,7 +172,7 @@ class Rag:
         self._notify = notify
         self._small_model = settings.llm_prompt == "small"
         self._llm_lock = threading.Lock()
-        self._index: VectorIndex | None = None
+        self._index: VectorIndex | CandidateSearch | None = None
         self._index_version: str | None = None
 
     def with_collection(self, name: str) -> Rag:
@@ -305,6 +307,26 @@ class Rag:
         self._index = None
         return report
 
+    def migrate(
+        self,
+        to: str,
+        wait_seconds: float = 0.0,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> MigrateReport:
+        """Copy the index to the local store or Postgres (``to``), embedding nothing.
+
+        The settings name both: RAG_INDEX_DIR and RAG_POSTGRES_URL; RAG_STORE then picks
+        which one ``rag`` uses.
+        """
+        from app.ingestion.migration import migrate_index
+
+        source, target = migration_stores(self.settings, to)
+        report = migrate_index(
+            source, target, self.settings, wait_seconds=wait_seconds, on_progress=on_progress
+        )
+        self._index = None
+        return report
+
     def status(self) -> IndexStatus:
         """Describe the live index from its manifest, without loading vectors or models."""
         return index_status(self.settings, self.store)
@@ -368,21 +390,19 @@ class Rag:
 
     def passage(self, chunk_id: str) -> Source:
         """One indexed chunk by its id, as a citation links to it (``NotInIndexError``)."""
-        index = self.index()
-        row = index.row_of(chunk_id)
-        if row is None:
+        record = self.index().record(chunk_id)
+        if record is None:
             raise NotInIndexError(f"no chunk {chunk_id!r} in the index at {self.store.location}")
-        return Source.from_record(index.records[row])
+        return Source.from_record(record)
 
     def chunks_of(self, source: str) -> list[Source]:
         """The chunks of one file as indexed, in order (``NotInIndexError``)."""
-        index = self.index()
-        rows = [row for row, name in enumerate(index.sources) if name == source]
-        if not rows:
+        records = self.index().records_of(source)
+        if not records:
             raise NotInIndexError(
                 f"{source} is not in the index at {self.store.location} (`rag ls` lists what is)"
             )
-        return [Source.from_record(index.records[row]) for row in rows]
+        return [Source.from_record(record) for record in records]
 
     def forget(self, names: Iterable[str | Path], wait_seconds: float = 0.0) -> ForgetReport:
         """Remove files (by source or path) from the index; the files on disk stay."""
@@ -392,12 +412,15 @@ class Rag:
         self._index = None
         return report
 
-    def index(self) -> VectorIndex:
-        """The live index, reloaded when an ingest has published a new version."""
+    def index(self) -> VectorIndex | CandidateSearch:
+        """The live index, reloaded when an ingest has published a new version.
+
+        A database store gives a handle searched in SQL rather than the chunks themselves.
+        """
         version = self.store.version()
         index = self._index  # read once: an ingest in another thread may reset it
         if index is None or version != self._index_version:
-            index = self.store.load()
+            index = self.store.searchable()
             index.check_embedding(self.settings.embed_provider, self.settings.embed_model)
             self._index, self._index_version = index, version
         return index

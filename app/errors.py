@@ -12,6 +12,7 @@ from retrievers.errors import (
     IndexMismatchError,
     IndexNotFoundError,
     RagError,
+    StoreUnavailableError,
     first_line,
 )
 
@@ -141,6 +142,7 @@ __all__ = [
     "ProviderError",
     "RagError",
     "SkippedFilesError",
+    "StoreUnavailableError",
     "TokenError",
     "TooLargeError",
     "UsageError",

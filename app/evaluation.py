@@ -26,7 +26,8 @@ from app.config.settings import Settings
 from app.errors import IndexNotFoundError, InputPathError
 from app.ingestion.indexing import build_index, chunk_records, chunking_of, embedded_texts
 from app.models.embedding_cache import embed_texts
-from app.retrieval import build_retriever, local_store
+from app.retrieval import build_retriever, local_store, postgres_store
+from retrievers.store import IndexChanges
 from retrievers.vector_index import VectorIndex
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
     from chains.qa import AnswerStyle
+    from retrievers.hybrid import CandidateSearch
     from retrievers.modes import Mode
 
 Qrels = Mapping[str, Mapping[str, int]]
@@ -212,10 +214,15 @@ def evaluate_retrieval(
     dataset = load_beir(dataset_dir)
     loaded = time.perf_counter()
     index = _eval_index(dataset, settings, embeddings, index_dir, on_progress)
+    searched: VectorIndex | CandidateSearch = index
+    if settings.store == "postgres":
+        searched = _in_postgres(index, settings, dataset_dir)
     indexed = time.perf_counter()
     reports = []
     for mode in modes:
-        retriever = build_retriever(settings, index, embeddings, k=100, mode=mode, candidates=200)
+        retriever = build_retriever(
+            settings, searched, embeddings, k=100, mode=mode, candidates=200
+        )
         query_start = time.perf_counter()
         rankings = {
             qid: _documents_in_order(index, retriever, text)
@@ -260,11 +267,21 @@ def _eval_index(
     return index
 
 
+def _in_postgres(index: VectorIndex, settings: Settings, dataset_dir: Path) -> CandidateSearch:
+    """The corpus index written to the collection ``eval-DATASET``, searched there."""
+    name = "eval-" + re.sub(r"[^A-Za-z0-9_-]", "-", dataset_dir.resolve().name)[:40]
+    store = postgres_store(settings, collection=name)
+    with store.writer_lock():
+        store.apply(IndexChanges(index.manifest, (), index.records, index.vectors(), replace=True))
+    return store.searchable()
+
+
 def _documents_in_order(index: VectorIndex, retriever: Any, query: str) -> list[str]:
     """Document ids of the ranked chunks, each document at its best rank."""
     seen: dict[str, None] = {}
     for hit in retriever.rank(query, 200):
-        seen.setdefault(str(index.records[hit.row].metadata["source"]), None)
+        record = hit.record or index.records[hit.row]
+        seen.setdefault(str(record.metadata["source"]), None)
         if len(seen) == 100:
             break
     return list(seen)

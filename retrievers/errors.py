@@ -47,3 +47,9 @@ def first_line(error: BaseException) -> str:
     """The first line of an exception's message, or its type name when it has none."""
     text = str(error).strip()
     return text.splitlines()[0].strip() if text else type(error).__name__
+
+
+class StoreUnavailableError(RagError):
+    """The index's database cannot be reached, or lacks what ragkit needs (pgvector)."""
+
+    http_status = 503

@@ -10,9 +10,9 @@ weight drops for CJK queries; BM25 adds nothing when no query word occurs in a c
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -42,6 +42,24 @@ class RankedRow:
     fused: float
     cosine: float | None
     bm25: float
+    record: ChunkRecord | None = None
+    """The chunk itself, when the search brought it along (a database search)."""
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What one search found before fusion: both rankings and every candidate's scores.
+
+    ``dense`` and ``lexical`` are (row, score) best first; ``cosines`` and ``lexical_scores``
+    hold both scores of every candidate (0 keyword score where no query word occurs).
+    ``records`` carries the candidates' chunks when the search fetched them with the scores.
+    """
+
+    dense: list[tuple[int, float]]
+    lexical: list[tuple[int, float]]
+    cosines: dict[int, float]
+    lexical_scores: dict[int, float]
+    records: Mapping[int, ChunkRecord] = field(default_factory=dict)
 
 
 def fuse_rankings(
@@ -104,8 +122,50 @@ class SearchableIndex(Protocol):
         ...
 
 
+@runtime_checkable
+class CandidateSearch(Protocol):
+    """An index searched where it lives (a database): one call gathers both rankings.
+
+    Rows are the index's own ids; nothing but the candidates is read into memory.
+    """
+
+    chunking: Chunking
+
+    def __len__(self) -> int:
+        """Number of chunks."""
+        ...
+
+    def check_embedding(self, provider: str, model: str) -> None:
+        """Refuse queries embedded by another model than the index was built with."""
+        ...
+
+    def candidates(
+        self,
+        query: str,
+        vector: Vectors | None,
+        pool: int,
+        *,
+        lexical: bool,
+        source_glob: str | None,
+    ) -> Candidates:
+        """Up to ``pool`` rows of each ranking (dense when ``vector`` is given), filtered."""
+        ...
+
+    def vector(self, row: int) -> Vectors:
+        """The stored (normalised) vector of one chunk."""
+        ...
+
+    def record(self, chunk_id: str) -> ChunkRecord | None:
+        """The chunk with this id, or None."""
+        ...
+
+    def records_of(self, source: str) -> list[ChunkRecord]:
+        """The chunks of one file, in the order they were cut."""
+        ...
+
+
 if TYPE_CHECKING:
-    IndexField = SearchableIndex
+    IndexField = SearchableIndex | CandidateSearch
 else:
     # pydantic cannot check a protocol, and an isinstance test would read every attribute
     # (``sources`` reads all chunk records): the type checker checks it instead.
@@ -152,7 +212,7 @@ class HybridRetriever(BaseRetriever):
         with_title = self.index.chunking.with_title
         documents = []
         for hit in ranked:
-            record = self.index.records[hit.row]
+            record = hit.record or self._local().records[hit.row]
             metadata: dict[str, Any] = {**record.metadata, "id": record.id}
             if hit.cosine is not None:
                 metadata["score"] = hit.cosine
@@ -165,24 +225,71 @@ class HybridRetriever(BaseRetriever):
 
     def rank(self, query: str, k: int) -> list[RankedRow]:
         """The ``k`` best index rows for the query under this retriever's mode and weights."""
-        sparse = self.index.sparse
-        mode = self.mode if sparse is not None else "dense"
-        # A filter may reject the best rows, so it searches the whole index.
-        pool = len(self.index) if self.source_glob else max(self.candidates, k)
+        index = self.index
+        searched_here = isinstance(index, CandidateSearch)
+        mode = self.mode if searched_here or self._local().sparse is not None else "dense"
         vector = None
         if mode != "bm25":
             if self.embeddings is None:
                 raise ValueError(f"retrieval mode {mode!r} needs an embedding model")
             vector = normalize(self.embeddings.embed_query(query))
-        dense = self.index.dense_rows(vector, pool) if vector is not None else []
-        bm25_all = sparse.scores(query) if sparse is not None and mode != "dense" else None
-        lexical = top_rows(bm25_all, pool) if bm25_all is not None else []
+        if isinstance(index, CandidateSearch):
+            found = index.candidates(
+                query,
+                vector,
+                max(self.candidates, k),
+                lexical=mode != "dense",
+                source_glob=self.source_glob,
+            )
+        else:
+            found = self._local_candidates(query, vector, max(self.candidates, k), mode)
         weights = (
             dense_weight_for(query, self.dense_reads_cjk, self.dense_weight)
             if mode != "bm25"
             else 0.0,
             self.sparse_weight if mode != "dense" else 0.0,
         )
+        candidates = list(
+            dict.fromkeys([row for row, _ in found.dense] + [row for row, _ in found.lexical])
+        )
+        if self.fusion == "rrf":
+            fused = fuse_rankings(
+                [[row for row, _ in found.dense], [row for row, _ in found.lexical]],
+                weights,
+                self.rrf_k,
+            )
+        else:
+            fused = fuse_scores(candidates, found.cosines, found.lexical_scores, weights)
+        if self.reranker is not None:
+            fused = self._rerank(query, fused, found.records)
+        chosen = self._diverse(fused, k) if self.mmr else fused[:k]
+        return [
+            RankedRow(
+                row,
+                score,
+                found.cosines.get(row),
+                found.lexical_scores.get(row, 0.0),
+                found.records.get(row),
+            )
+            for row, score in chosen
+        ]
+
+    def _local(self) -> SearchableIndex:
+        assert not isinstance(self.index, CandidateSearch)
+        return self.index
+
+    def _local_candidates(
+        self, query: str, vector: Vectors | None, pool: int, mode: Mode
+    ) -> Candidates:
+        """Both rankings over an index in memory; a filter searches the whole index."""
+        index = self._local()
+        sparse = index.sparse
+        if self.source_glob:
+            # A filter may reject the best rows, so it searches the whole index.
+            pool = len(index)
+        dense = index.dense_rows(vector, pool) if vector is not None else []
+        bm25_all = sparse.scores(query) if sparse is not None and mode != "dense" else None
+        lexical = top_rows(bm25_all, pool) if bm25_all is not None else []
         if self.source_glob:
             allowed = self._allowed_rows()
             dense = [(row, score) for row, score in dense if row in allowed]
@@ -191,32 +298,25 @@ class HybridRetriever(BaseRetriever):
         candidates = list(dict.fromkeys([row for row, _ in dense] + [row for row, _ in lexical]))
         if vector is not None:
             missing = [row for row in candidates if row not in cosines]
-            cosines.update(zip(missing, self.index.cosines(vector, missing), strict=True))
+            cosines.update(zip(missing, index.cosines(vector, missing), strict=True))
         bm25 = {row: float(bm25_all[row]) for row in candidates} if bm25_all is not None else {}
-        if self.fusion == "rrf":
-            fused = fuse_rankings(
-                [[row for row, _ in dense], [row for row, _ in lexical]], weights, self.rrf_k
-            )
-        else:
-            fused = fuse_scores(candidates, cosines, bm25, weights)
-        if self.reranker is not None:
-            fused = self._rerank(query, fused)
-        chosen = self._diverse(fused, k) if self.mmr else fused[:k]
-        return [
-            RankedRow(row, score, cosines.get(row), bm25.get(row, 0.0)) for row, score in chosen
-        ]
+        return Candidates(dense, lexical, cosines, bm25)
 
     def _allowed_rows(self) -> set[int]:
         pattern = self.source_glob or "*"
         return {
-            row for row, source in enumerate(self.index.sources) if fnmatch.fnmatch(source, pattern)
+            row
+            for row, source in enumerate(self._local().sources)
+            if fnmatch.fnmatch(source, pattern)
         }
 
-    def _rerank(self, query: str, fused: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    def _rerank(
+        self, query: str, fused: list[tuple[int, float]], records: Mapping[int, ChunkRecord]
+    ) -> list[tuple[int, float]]:
         """Reorder the top candidates by the reranker's scores; the rest keep their order."""
         assert self.reranker is not None
         head, tail = fused[: self.rerank_top], fused[self.rerank_top :]
-        texts = [self.index.records[row].text for row, _ in head]
+        texts = [(records.get(row) or self._local().records[row]).text for row, _ in head]
         scores = list(self.reranker(query, texts)) if head else []
         reordered = sorted(
             zip((row for row, _ in head), scores, strict=True), key=lambda pair: -pair[1]

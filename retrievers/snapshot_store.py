@@ -82,6 +82,10 @@ class SnapshotStore:
             index_spec=manifest.index,
         )
 
+    def searchable(self) -> VectorIndex:
+        """The loaded index: the local store searches in memory."""
+        return self.load()
+
     def verify(self) -> Manifest:
         """Manifest, docstore rows and the vectors file agree (no vectors are read)."""
         snapshot = current_snapshot(self.index_dir)

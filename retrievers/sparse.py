@@ -8,7 +8,9 @@ stop words dropped and stemmed with the Snowball English stemmer.
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -91,6 +93,36 @@ def top_rows(scores: np.ndarray[Any, Any], k: int) -> list[tuple[int, float]]:
     return [(int(row), float(scores[row])) for row in order if scores[row] > 0]
 
 
+BM25_K1 = 1.5
+BM25_B = 0.75
+
+
+def bm25_score(
+    query_tokens: Sequence[str],
+    chunk_tokens: Counter[str],
+    document_frequency: dict[str, int],
+    chunks: int,
+    average_length: float,
+    *,
+    k1: float = BM25_K1,
+    b: float = BM25_B,
+) -> float:
+    """BM25 of one chunk as bm25s scores it (Lucene's idf), from counts kept elsewhere.
+
+    A database keeps the counts (document frequencies, lengths) instead of a bm25s model.
+    """
+    length = sum(chunk_tokens.values())
+    norm = k1 * (1 - b + b * length / average_length) if average_length > 0 else k1
+    score = 0.0
+    for token in query_tokens:
+        tf = chunk_tokens.get(token, 0)
+        if tf:
+            df = document_frequency.get(token, 0)
+            idf = math.log(1 + (chunks - df + 0.5) / (df + 0.5))
+            score += idf * tf / (tf + norm)
+    return score
+
+
 class SparseIndex:
     """BM25 scores for every chunk, in the row order of the dense index."""
 
@@ -100,7 +132,7 @@ class SparseIndex:
         self.size = size
 
     @classmethod
-    def build(cls, texts: Sequence[str], k1: float = 1.5, b: float = 0.75) -> SparseIndex:
+    def build(cls, texts: Sequence[str], k1: float = BM25_K1, b: float = BM25_B) -> SparseIndex:
         """Index the texts (the same strings the dense index embedded)."""
         import bm25s
 

@@ -8,12 +8,16 @@ Ingest, sync, reindexing, evaluation and ``Rag`` reach an index only through thi
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from retrievers.docstore import ChunkRecord
+    from retrievers.hybrid import CandidateSearch
     from retrievers.manifest import Manifest
-    from retrievers.vector_index import VectorIndex
+    from retrievers.vector_index import VectorIndex, Vectors
 
 
 class IndexStore(Protocol):
@@ -36,6 +40,10 @@ class IndexStore(Protocol):
         """The live index, checked: any inconsistency raises ``IndexDamagedError``."""
         ...
 
+    def searchable(self) -> VectorIndex | CandidateSearch:
+        """What the retriever searches: the loaded index, or a handle searched where it lives."""
+        ...
+
     def verify(self) -> Manifest:
         """Check the live index's parts agree without loading its vectors (for ``rag doctor``)."""
         ...
@@ -50,4 +58,37 @@ class IndexStore(Protocol):
 
     def size_bytes(self) -> int:
         """How much space the live index takes."""
+        ...
+
+
+@dataclass(frozen=True)
+class IndexChanges:
+    """One ingest's changes to an index kept row by row (a database).
+
+    ``removed_paths``: files whose chunks leave (deleted, changed, renamed away);
+    ``records`` and ``vectors``: the chunks of new, changed and renamed files, row for row;
+    ``manifest``: the index afterwards (its file list is every file kept or written);
+    ``replace``: drop every chunk first (``--rebuild``, or the first ingest).
+    """
+
+    manifest: Manifest
+    removed_paths: Sequence[str]
+    records: Sequence[ChunkRecord]
+    vectors: Vectors
+    replace: bool = False
+
+
+@runtime_checkable
+class IncrementalStore(Protocol):
+    """A store that writes only what an ingest changed, in one transaction (Postgres).
+
+    Ingest uses it instead of ``load`` + ``publish``: kept files' rows are never read.
+    """
+
+    def known_vectors(self, text_keys: Sequence[str]) -> Mapping[str, Vectors]:
+        """Stored vectors by the SHA-256 of the text they were embedded from (the cache)."""
+        ...
+
+    def apply(self, changes: IndexChanges) -> None:
+        """Carry out ``changes`` atomically: readers see the old or the new index."""
         ...

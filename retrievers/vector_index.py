@@ -6,6 +6,7 @@ Cosine similarity is the inner product of L2-normalised vectors. Where an index 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +44,11 @@ def search_text(record: ChunkRecord, with_title: bool) -> str:
     if with_title and title and not record.text.lstrip().startswith(title):
         return f"{title}\n\n{record.text}"
     return record.text
+
+
+def text_key(text: str) -> str:
+    """The key of an embedded text in the embedding cache: SHA-256 of its UTF-8 bytes."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def normalize(vectors: Sequence[Sequence[float]] | Sequence[float] | Vectors) -> Vectors:
@@ -162,9 +168,14 @@ class VectorIndex:
     def _rows_by_id(self) -> dict[str, int]:
         return {record.id: row for row, record in enumerate(self.records)}
 
-    def row_of(self, chunk_id: str) -> int | None:
-        """The row of the chunk with this id, or None (the id map is built on first use)."""
-        return self._rows_by_id.get(chunk_id)
+    def record(self, chunk_id: str) -> ChunkRecord | None:
+        """The chunk with this id, or None (the id map is built on first use)."""
+        row = self._rows_by_id.get(chunk_id)
+        return None if row is None else self.records[row]
+
+    def records_of(self, source: str) -> list[ChunkRecord]:
+        """The chunks of one file, in the order they were cut."""
+        return [self.records[row] for row, name in enumerate(self.sources) if name == source]
 
     def __len__(self) -> int:
         """Number of chunks."""

@@ -1,4 +1,4 @@
-"""The ``rag`` command: ingest, ask, chat, serve, mcp, status, reindex, doctor, models, eval.
+"""The ``rag`` command: ingest, ask, chat, serve, mcp, status, reindex, migrate, doctor, eval.
 
 Heavy imports (torch, faiss, LangChain) happen inside the commands that need them.
 """
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 
+from app.cli import migrate as migrate_command
 from app.cli.display import human_size, table_lines
 from app.cli.library import register as register_library
 from app.cli.library import warn_skipped
@@ -389,6 +390,25 @@ def reindex(
     def run() -> None:
         rag = state.rag(collection=collection, index_type=index_type, vector_dtype=vector_dtype)
         typer.echo(rag.reindex(wait).summary())
+
+    guarded(run, state.debug)
+
+
+@cli.command()
+def migrate(
+    ctx: typer.Context,
+    to: migrate_command.TargetOption,
+    wait: WaitOption = 0.0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Copy chunks, vectors and file hashes to the other store, embedding nothing."""
+    state: CliState = ctx.obj
+
+    def run() -> None:
+        with _progress_bar("Copying") as progress:
+            typer.echo(
+                migrate_command.migrate_and_report(state.rag(), to, wait, json_output, progress)
+            )
 
     guarded(run, state.debug)
 

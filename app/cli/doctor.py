@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.config.settings import SPECS, Settings
+from app.config.settings import SECRET_FIELDS, SPECS, Settings
 from app.errors import RagError
 from app.models.embeddings import resolve_embedding_model
 from app.models.llms import choose_llm, gguf_path
@@ -25,6 +25,7 @@ from app.models.network import (
     proxy_settings,
 )
 from app.models.ollama import OllamaStatus, prepare_ollama, probe
+from app.retrieval import shown_url
 
 if TYPE_CHECKING:
     from retrievers.store import IndexStore
@@ -122,6 +123,8 @@ def _settings_rows(settings: Settings) -> list[Check]:
     rows = []
     for spec in SPECS:
         value = getattr(settings, spec.field)
+        if spec.field in SECRET_FIELDS and value:
+            value = shown_url(value)
         rows.append(
             Check(
                 f"setting {spec.env}",

@@ -34,6 +34,9 @@ EMBED_BACKENDS = ("torch", "onnx", "onnx-int8")
 LLM_PROVIDERS = ("auto", "llamacpp", "ollama", "none")
 LLM_PROMPTS = ("auto", "small", "full")
 ANSWER_MODES = ("auto", "extract", "generate")
+STORES = ("local", "postgres")
+SECRET_FIELDS = frozenset({"postgres_url", "postgres_read_url"})
+"""Settings that may hold a password: shown masked (``rag doctor``), never in a repr."""
 
 
 @dataclass(frozen=True)
@@ -355,6 +358,30 @@ SPECS: tuple[SettingSpec, ...] = (
         _choice(*VECTOR_DTYPES),
     ),
     SettingSpec(
+        "store",
+        "RAG_STORE",
+        "local",
+        "Where the index lives: local (snapshot files in RAG_INDEX_DIR) or postgres "
+        "(PostgreSQL with pgvector at RAG_POSTGRES_URL, for teams and large corpora).",
+        _choice(*STORES),
+    ),
+    SettingSpec(
+        "postgres_url",
+        "RAG_POSTGRES_URL",
+        "",
+        "postgresql:// URL of the database with RAG_STORE=postgres; the password may come "
+        "from the URL, PGPASSWORD or ~/.pgpass, and is never printed.",
+        _text,
+    ),
+    SettingSpec(
+        "postgres_read_url",
+        "RAG_POSTGRES_READ_URL",
+        "",
+        "postgresql:// URL of a read replica for searches (empty: the primary); when it is "
+        "down, searches fall back to the primary with one warning.",
+        _text,
+    ),
+    SettingSpec(
         "max_file_mb",
         "RAG_MAX_FILE_MB",
         "50",
@@ -477,6 +504,9 @@ class Settings:
     min_score: float
     index_type: str
     vector_dtype: str
+    store: str
+    postgres_url: str = field(repr=False)
+    postgres_read_url: str = field(repr=False)
     max_file_mb: int
     ocr: str
     serve_token: str = field(repr=False)

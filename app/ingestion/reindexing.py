@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from app.config.settings import Settings
+from app.errors import UsageError
 from retrievers.index_types import needs_rebuild
+from retrievers.store import IncrementalStore
 
 if TYPE_CHECKING:
     from retrievers.manifest import Manifest
@@ -38,6 +40,12 @@ class ReindexReport:
 def reindex(store: IndexStore, settings: Settings, wait_seconds: float = 0.0) -> ReindexReport:
     """Give the live index the type and vector dtype the settings ask for."""
     started = time.perf_counter()
+    if isinstance(store, IncrementalStore):
+        raise UsageError(
+            "rag reindex rebuilds the local store's FAISS index; a Postgres collection is "
+            "searched by pgvector's HNSW index (to change RAG_VECTOR_DTYPE, run "
+            "`rag ingest --rebuild PATH`)"
+        )
     with store.writer_lock(wait_seconds):
         manifest = store.manifest()
         after = rebuild_if_needed(store, manifest, settings)

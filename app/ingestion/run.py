@@ -26,6 +26,7 @@ from app.ingestion.indexing import (
     chunk_records,
     chunking_of,
     embedded_texts,
+    embedding_spec,
     kept_rows,
 )
 from app.ingestion.loading import LoadResult, SkipHandler, SkippedFile, check_paths, load_paths
@@ -33,8 +34,9 @@ from app.ingestion.plan import IngestPlan, plan_ingest
 from app.ingestion.reindexing import rebuild_if_needed
 from app.models.embedding_cache import EmbeddingCache, Progress
 from retrievers.docstore import ChunkRecord
-from retrievers.manifest import Chunking, FileEntry, Manifest
-from retrievers.vector_index import Vectors
+from retrievers.manifest import Chunking, FileEntry, IndexSpec, Manifest
+from retrievers.store import IncrementalStore, IndexChanges
+from retrievers.vector_index import Vectors, text_key
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -158,6 +160,10 @@ def _ingest_locked(
         )
     plan = plan_ingest(manifest.files if manifest else (), loaded.files, roots, prune=options.prune)
     report = _Reporter(store, settings, plan, loaded, started)
+    if isinstance(store, IncrementalStore):
+        return _write_changes(
+            store, settings, manifest, plan, roots, embeddings, on_progress, report
+        )
     if manifest is not None and not plan.embed and not plan.removed:
         # Nothing changed: the vectors, texts and BM25 index are not even read, unless
         # another index type is asked for (then rebuilt from the stored vectors).
@@ -178,14 +184,76 @@ def _ingest_locked(
 
     records = kept_records + new_records
     if not records:
-        raise NothingIndexedError(
-            f"nothing to index under {', '.join(map(str, roots))}: no readable document "
-            f"(text, PDF, Office, OpenDocument, EPUB, e-mail, code; see docs/formats.md) "
-            f"({len(loaded.skipped)} skipped)"
+        raise _nothing_indexed(roots, loaded)
+    files = plan.keep + _written_files(plan, new_records)
+    parts = [kept_vectors] if kept_records else []
+    vectors = np.vstack([*parts, new_vectors] if new_records else parts)
+    store.publish(build_index(settings, records, vectors, files))
+    return report(embedded, len(new_records) - embedded, len(files), len(records))
+
+
+def _write_changes(
+    store: IncrementalStore,
+    settings: Settings,
+    manifest: Manifest | None,
+    plan: IngestPlan,
+    roots: list[Path],
+    embeddings: Embeddings | Callable[[], Embeddings],
+    on_progress: Progress | None,
+    report: _Reporter,
+) -> IngestReport:
+    """Write only what changed (a database store): kept files' rows are never read."""
+    if manifest is not None and not plan.embed and not plan.removed:
+        return report(0, 0, len(plan.keep), manifest.chunk_count)
+    chunking = chunking_of(settings)
+    new_records = chunk_records([doc for item in plan.embed for doc in item.documents], settings)
+    texts = embedded_texts(new_records, chunking)
+    cache = EmbeddingCache()
+    if manifest is not None and new_records:
+        cache.add_keyed(store.known_vectors([text_key(text) for text in texts]))
+    new_vectors, embedded = cache.embed(embeddings, texts, on_progress)
+    kept_chunks = sum(entry.chunks for entry in plan.keep)
+    if not kept_chunks and not new_records:
+        raise _nothing_indexed(roots, report.loaded)
+    files = plan.keep + _written_files(plan, new_records)
+    if new_records:
+        dimension = int(new_vectors.shape[1])
+    else:
+        assert manifest is not None  # kept chunks come from a previous index
+        dimension = manifest.embedding.dimension
+    new_manifest = Manifest(
+        embedding=embedding_spec(settings, dimension),
+        chunking=chunking,
+        files=tuple(files),
+        chunk_count=kept_chunks + len(new_records),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        index=IndexSpec("pgvector-hnsw", {}, settings.vector_dtype),
+    )
+    gone = [entry.path for entry in plan.removed] + [old.path for old, _ in plan.renamed]
+    store.apply(
+        IndexChanges(
+            new_manifest,
+            removed_paths=gone + [str(item.path) for item in plan.embed],
+            records=new_records,
+            vectors=new_vectors if new_records else np.zeros((0, dimension), dtype=np.float32),
+            replace=manifest is None,
         )
+    )
+    return report(embedded, len(new_records) - embedded, len(files), new_manifest.chunk_count)
+
+
+def _nothing_indexed(roots: Sequence[Path], loaded: LoadResult) -> NothingIndexedError:
+    return NothingIndexedError(
+        f"nothing to index under {', '.join(map(str, roots))}: no readable document "
+        f"(text, PDF, Office, OpenDocument, EPUB, e-mail, code; see docs/formats.md) "
+        f"({len(loaded.skipped)} skipped)"
+    )
+
+
+def _written_files(plan: IngestPlan, new_records: Sequence[ChunkRecord]) -> list[FileEntry]:
     chunk_counts = Counter(str(record.metadata["path"]) for record in new_records)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    files = plan.keep + [
+    return [
         FileEntry(
             str(item.path),
             item.source,
@@ -196,10 +264,6 @@ def _ingest_locked(
         )
         for item in plan.embed
     ]
-    parts = [kept_vectors] if kept_records else []
-    vectors = np.vstack([*parts, new_vectors] if new_records else parts)
-    store.publish(build_index(settings, records, vectors, files))
-    return report(embedded, len(new_records) - embedded, len(files), len(records))
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,12 @@ chunks whose text changed.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from retrievers.vector_index import Vectors
+from retrievers.vector_index import Vectors, text_key
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -21,11 +20,6 @@ if TYPE_CHECKING:
 EMBED_BATCH_SIZE = 64
 Progress = Callable[[int, int], None]
 """Called with (texts embedded so far, texts to embed)."""
-
-
-def text_key(text: str) -> str:
-    """The cache key of an embedded text: SHA-256 of its UTF-8 bytes."""
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def embed_texts(
@@ -62,6 +56,11 @@ class EmbeddingCache:
         """Remember ``vectors[i]`` as the vector of ``texts[i]``."""
         for text, vector in zip(texts, vectors, strict=True):
             self._vectors.setdefault(text_key(text), vector)
+
+    def add_keyed(self, vectors: Mapping[str, Vectors]) -> None:
+        """Remember vectors already keyed by ``text_key`` (a store's ``known_vectors``)."""
+        for key, vector in vectors.items():
+            self._vectors.setdefault(key, vector)
 
     def embed(
         self,

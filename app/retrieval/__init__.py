@@ -1,31 +1,38 @@
-"""The store and the retriever the settings describe: the one place that reads RAG_INDEX_DIR."""
+"""The store and the retriever the settings describe.
+
+The one place that reads RAG_INDEX_DIR, RAG_STORE and the Postgres URLs.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.config.paths import collections_dir, resolve_index_dir, validate_collection_name
 from app.config.settings import Settings
-from app.errors import ConfigError, NotInIndexError
+from app.errors import ConfigError, NotInIndexError, UsageError
 from app.models.embeddings import reads_cjk
 from app.models.rerankers import build_reranker
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
-    from retrievers.hybrid import HybridRetriever, SearchableIndex
+    from retrievers.hybrid import CandidateSearch, HybridRetriever, SearchableIndex
     from retrievers.modes import Mode
+    from retrievers.postgres.store import PostgresStore
     from retrievers.snapshot_store import SnapshotStore
     from retrievers.store import IndexStore
 
 
 def build_store(settings: Settings, on_note: Callable[[str], None] | None = None) -> IndexStore:
-    """The store that holds the settings' collection: its local snapshot folder.
+    """The store that holds the settings' collection: its local snapshot folder, or Postgres.
 
     ``on_note`` hears one line when an old ``./data/index`` is used, with how to move it.
     """
+    if settings.store == "postgres":
+        return postgres_store(settings, collection=settings.collection)
     folder, note = index_folder(settings)
     if note and on_note is not None:
         on_note(note)
@@ -76,6 +83,56 @@ def _is_collection_name(name: str) -> bool:
     return True
 
 
+def migration_stores(settings: Settings, to: str) -> tuple[IndexStore, IndexStore]:
+    """(source, target) of ``rag migrate --to``: RAG_INDEX_DIR and RAG_POSTGRES_URL."""
+    if to not in ("postgres", "local"):
+        raise UsageError(f"--to must be postgres or local; got {to!r}")
+    local = local_store(index_folder(settings)[0])
+    database = postgres_store(settings, collection=settings.collection)
+    return (local, database) if to == "postgres" else (database, local)
+
+
+def shown_url(url: str) -> str:
+    """A database URL as users and logs may see it: no password."""
+    from retrievers.postgres.connection import masked_url
+
+    return masked_url(url)
+
+
+def _warn_stderr(message: str) -> None:
+    print(f"ragkit: warning: {message}", file=sys.stderr)
+
+
+def postgres_store(
+    settings: Settings,
+    *,
+    collection: str = "default",
+    warn: Callable[[str], None] = _warn_stderr,
+) -> PostgresStore:
+    """The collection ``collection`` of the database at RAG_POSTGRES_URL."""
+    url = settings.postgres_url
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            "RAG_STORE=postgres needs RAG_POSTGRES_URL=postgresql://USER@HOST:PORT/DATABASE"
+            + (" (it does not start with postgresql://)" if url else "")
+        )
+    read_url = settings.postgres_read_url
+    if read_url and not read_url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("RAG_POSTGRES_READ_URL must be a postgresql:// URL, or empty")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "RAG_STORE=postgres needs the psycopg driver: pip install 'ragkit[postgres]'"
+        ) from None
+    from retrievers.postgres.store import PostgresStore
+
+    try:
+        return PostgresStore(url, collection=collection, read_url=read_url or None, warn=warn)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
 def local_store(index_dir: Path) -> SnapshotStore:
     """A snapshot store at a given folder (``rag eval --index`` keeps its corpus index there)."""
     from retrievers.snapshot_store import SnapshotStore
@@ -85,7 +142,7 @@ def local_store(index_dir: Path) -> SnapshotStore:
 
 def build_retriever(
     settings: Settings,
-    index: SearchableIndex,
+    index: SearchableIndex | CandidateSearch,
     embeddings: Embeddings | None,
     *,
     k: int | None = None,

@@ -87,3 +87,22 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     index_dir = tmp_path_factory.mktemp("sample") / "index"
     run_rag(["ingest", str(DATA_DIR)], rag_env(index_dir))
     return index_dir
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """One real PostgreSQL with pgvector for the session (tests/support/postgres.py)."""
+    from tests.support.postgres import running_postgres
+
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Any, request: pytest.FixtureRequest) -> str:
+    """A fresh database on the session's server, for one test."""
+    import re
+    import uuid
+
+    name = re.sub(r"[^a-z0-9]", "_", request.node.name.lower())[:40]
+    return str(postgres_server.create_database(f"t_{name}_{uuid.uuid4().hex[:6]}"))
