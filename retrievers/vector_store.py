@@ -200,8 +200,8 @@ class IndexVectorStore(VectorStore):
         index = self.index()
         if index is None:
             return []
-        rows = [index.row_of(str(chunk_id)) for chunk_id in ids]
-        return [_document(index.records[row]) for row in rows if row is not None]
+        records = [index.record(str(chunk_id)) for chunk_id in ids]
+        return [_document(record) for record in records if record is not None]
 
     def similarity_search(
         self, query: str, k: int = 4, filter: Filter | None = None, **kwargs: Any

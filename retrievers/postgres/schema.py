@@ -103,9 +103,7 @@ def _v3(cursor: Any) -> None:
 def create_lookup_indexes(cursor: Any, tables: CollectionTables) -> None:
     """B-tree indexes on the chunk id and the source, for lookups of one chunk or one file."""
     cursor.execute(f"CREATE INDEX IF NOT EXISTS {tables.chunks}_id ON {tables.chunks} (chunk_id)")
-    cursor.execute(
-        f"CREATE INDEX IF NOT EXISTS {tables.chunks}_source ON {tables.chunks} (source)"
-    )
+    cursor.execute(f"CREATE INDEX IF NOT EXISTS {tables.chunks}_source ON {tables.chunks} (source)")
 
 
 MIGRATIONS: tuple[Callable[[Any], None], ...] = (_v1, _v2, _v3)
