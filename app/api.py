@@ -25,10 +25,9 @@ from app.models.styles import SMALL_MODEL_LIMITS, answer_style, is_small_model
 from app.retrieval import (
     build_retriever,
     build_store,
-    drop_home_collection,
-    home_collections,
-    index_folder,
+    drop_store_collection,
     migration_stores,
+    store_collections,
 )
 from chains.evidence import SentenceScorer, word_overlap
 
@@ -595,10 +594,10 @@ def index_status(settings: Settings, store: IndexStore | None = None) -> IndexSt
 
 def collections(settings: Settings) -> list[CollectionInfo]:
     """The collections of ragkit's data folder, described from their manifests."""
-    live, _ = index_folder(settings)
+    live = build_store(settings).location
     found = []
-    for name, store in home_collections().items():
-        in_use = store.index_dir == live
+    for name, store in store_collections(settings).items():
+        in_use = store.location == live
         try:
             manifest = store.manifest()
         except RagError as error:
@@ -620,9 +619,9 @@ def collections(settings: Settings) -> list[CollectionInfo]:
     return found
 
 
-def drop_collection(name: str, wait_seconds: float = 0.0) -> str:
-    """Delete a collection of ragkit's data folder (its documents stay); where it was."""
-    return str(drop_home_collection(name, wait_seconds))
+def drop_collection(settings: Settings, name: str, wait_seconds: float = 0.0) -> str:
+    """Delete a collection of the settings' store (its documents stay); where it was."""
+    return drop_store_collection(settings, name, wait_seconds)
 
 
 def local_models(settings: Settings) -> LocalModels:

@@ -103,7 +103,8 @@ def register(cli: typer.Typer, guarded: Guard) -> None:
                 typer.confirm(
                     f"Delete the index of collection {name!r}? Your documents stay.", abort=True
                 )
-            typer.echo(f"Dropped collection {name!r} ({drop_collection(name, wait)})")
+            where = drop_collection(state.settings(), name, wait)
+            typer.echo(f"Dropped collection {name!r} ({where})")
 
         guarded(run, state.debug)
 

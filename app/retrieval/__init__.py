@@ -56,6 +56,26 @@ def home_collections() -> dict[str, SnapshotStore]:
     }
 
 
+def store_collections(settings: Settings) -> dict[str, IndexStore]:
+    """Every collection of the settings' store, by name: the data folder's, or the database's."""
+    if settings.store == "postgres":
+        database = postgres_store(settings, collection=settings.collection)
+        names = database.collection_names()
+        return {name: postgres_store(settings, collection=name) for name in names}
+    return dict(home_collections())
+
+
+def drop_store_collection(settings: Settings, name: str, wait_seconds: float = 0.0) -> str:
+    """Delete one collection of the settings' store; where it was (``NotInIndexError``)."""
+    if settings.store != "postgres":
+        return str(drop_home_collection(name, wait_seconds))
+    store = postgres_store(settings, collection=validate_collection_name(name))
+    if name not in store.collection_names():
+        raise NotInIndexError(f"no collection named {name!r} (`rag collections` lists them)")
+    store.drop(wait_seconds)
+    return store.location
+
+
 def drop_home_collection(name: str, wait_seconds: float = 0.0) -> Path:
     """Delete a collection of the data folder, once no writer holds it (``NotInIndexError``).
 

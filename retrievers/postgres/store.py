@@ -444,6 +444,31 @@ class PostgresStore:
             for position, entry in enumerate(files):
                 copy.write_row((*asdict(entry).values(), position))
 
+    def collection_names(self) -> list[str]:
+        """Every collection of this database, by name (none before the first ingest)."""
+
+        def read(cursor: Any) -> list[str]:
+            cursor.execute("SELECT to_regclass('ragkit_collections') IS NOT NULL")
+            if not cursor.fetchone()[0]:
+                return []
+            cursor.execute("SELECT name FROM ragkit_collections ORDER BY name")
+            return [str(row[0]) for row in cursor.fetchall()]
+
+        return self._read(read)
+
+    def drop(self, wait_seconds: float = 0.0) -> None:
+        """Delete this collection's tables and manifest, once no writer holds it."""
+        if self.collection not in self.collection_names():
+            raise IndexNotFoundError(f"no index in {self.location} to drop")
+        with self.writer_lock(wait_seconds):
+            connection = self._writer_connection()
+            with connection.transaction(), connection.cursor() as cursor:
+                cursor.execute("DELETE FROM ragkit_collections WHERE name = %s", (self.collection,))
+                tables = self.tables
+                cursor.execute(
+                    f"DROP TABLE IF EXISTS {tables.chunks}, {tables.files}, {tables.terms}"
+                )
+
     @contextlib.contextmanager
     def writer_lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
         """The collection's advisory lock, held by a connection of its own."""

@@ -223,3 +223,50 @@ def test_a_rebuild_embeds_everything_again_and_keeps_the_same_chunks(
     assert store.verify().files == before.files
     rag = Rag(settings, embeddings=embeddings, store=store)
     assert rag.retrieve("Paragraph 4 topic 4", k=1, mode="bm25")[0].source == "guide.md"
+
+
+def test_files_passages_and_a_files_chunks_are_listed_and_forgotten(
+    docs: Path, settings: Settings, store: IndexStore, embeddings: CountingEmbeddings
+) -> None:
+    from app.errors import NotInIndexError
+
+    rag = Rag(settings, embeddings=embeddings, store=store)
+    files = rag.documents()
+    assert [item.source for item in files] == ["guide.md", "note.md"]
+    assert all(item.indexed_at for item in files)
+    chunks = rag.chunks_of("guide.md")
+    assert len(chunks) == files[0].chunks > 1
+    assert [chunk.chunk for chunk in chunks] == sorted(chunk.chunk for chunk in chunks)
+    assert rag.passage(chunks[1].id).text == chunks[1].text
+    with pytest.raises(NotInIndexError):
+        rag.passage("no-such-chunk")
+
+    report = rag.forget(["note.md"])
+    assert (report.removed, report.files_left) == (("note.md",), 1)
+    assert [item.source for item in rag.documents()] == ["guide.md"]
+    assert all(hit.source == "guide.md" for hit in rag.retrieve("short note", k=5))
+
+
+def test_collections_are_independent_and_one_can_be_dropped(
+    settings: Settings, tmp_path: Path, embeddings: CountingEmbeddings, monkeypatch: Any
+) -> None:
+    from app.api import collections, drop_collection
+    from app.errors import NotInIndexError
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-data"))
+    homed = settings.replace(index_dir="") if settings.store == "local" else settings
+    work, thesis = homed.replace(collection="work"), homed.replace(collection="thesis")
+    ingest_paths(
+        [write_files(tmp_path / "w", {"w.md": GUIDE})], build_store(work), work, embeddings
+    )
+    notes = write_files(tmp_path / "t", {"t.md": "# Thesis\n\nThe thesis is about herons."})
+    ingest_paths([notes], build_store(thesis), thesis, embeddings)
+
+    assert {item.name for item in collections(work)} == {"thesis", "work"}
+    assert Rag(thesis, embeddings=embeddings).retrieve("herons", k=5)[0].source == "t.md"
+    assert {hit.source for hit in Rag(work, embeddings=embeddings).retrieve("herons")} == {"w.md"}
+
+    drop_collection(work, "thesis")
+    assert [item.name for item in collections(work)] == ["work"]
+    with pytest.raises(NotInIndexError, match="no collection named 'thesis'"):
+        drop_collection(work, "thesis")
