@@ -90,6 +90,7 @@ class IndexedFile:
     size: int
     content_hash: str
     indexed_at: str = ""
+    pages: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
@@ -383,6 +384,7 @@ class Rag:
                 entry.size,
                 entry.content_hash,
                 entry.indexed_at,
+                entry.pages,
             )
             for entry in files
         ]

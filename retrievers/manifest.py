@@ -104,6 +104,8 @@ class FileEntry:
     size: int
     indexed_at: str = ""
     """When these chunks were made (ISO 8601, UTC); empty in indexes from before it was kept."""
+    pages: int = 0
+    """How many pages, slides or sheets the file was read as (0: none, or not recorded)."""
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ def register(cli: typer.Typer, guarded: Guard) -> None:
     def list_files(
         ctx: typer.Context, collection: CollectionOption = None, json_output: JsonOption = False
     ) -> None:
-        """List the files in a collection: chunks, size and when each was indexed."""
+        """List the files in a collection: chunks, pages, size and when each was indexed."""
         state: CommandState = ctx.obj
 
         def run() -> None:
@@ -120,9 +120,16 @@ def register(cli: typer.Typer, guarded: Guard) -> None:
             if json_output:
                 typer.echo(json.dumps([f.to_dict() for f in files], ensure_ascii=False))
                 return
-            rows = [("source", "chunks", "size", "indexed")]
+            rows = [("source", "chunks", "pages", "size", "indexed")]
             rows += [
-                (f.source, str(f.chunks), human_size(f.size), f.indexed_at or "-") for f in files
+                (
+                    f.source,
+                    str(f.chunks),
+                    str(f.pages or "-"),
+                    human_size(f.size),
+                    f.indexed_at or "-",
+                )
+                for f in files
             ]
             for line in table_lines(rows):
                 typer.echo(line)

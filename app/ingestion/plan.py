@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from app.ingestion.loading import LoadedFile
@@ -51,16 +51,7 @@ def plan_ingest(
     for entry in previous:
         current = loaded_by_path.get(entry.path)
         if current is not None and current.content_hash == entry.content_hash:
-            plan.keep.append(
-                FileEntry(
-                    entry.path,
-                    current.source,
-                    entry.content_hash,
-                    entry.chunks,
-                    entry.size,
-                    entry.indexed_at,
-                )
-            )
+            plan.keep.append(replace(entry, source=current.source))
             plan.unchanged += 1
             del loaded_by_path[entry.path]
         elif current is not None:

@@ -261,6 +261,7 @@ def _written_files(plan: IngestPlan, new_records: Sequence[ChunkRecord]) -> list
             chunk_counts[str(item.path)],
             item.size,
             now,
+            len({doc.metadata["page"] for doc in item.documents} - {None}),
         )
         for item in plan.embed
     ]

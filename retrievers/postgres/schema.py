@@ -96,7 +96,7 @@ def _v3(cursor: Any) -> None:
         create_lookup_indexes(cursor, tables)
         cursor.execute(
             f"ALTER TABLE {tables.files} ADD COLUMN IF NOT EXISTS indexed_at text NOT NULL "
-            "DEFAULT ''"
+            "DEFAULT '', ADD COLUMN IF NOT EXISTS pages integer NOT NULL DEFAULT 0"
         )
 
 
@@ -170,6 +170,7 @@ def create_collection_tables(
             chunks integer NOT NULL,
             size bigint NOT NULL,
             indexed_at text NOT NULL DEFAULT '',
+            pages integer NOT NULL DEFAULT 0,
             position bigint NOT NULL
         )
         """

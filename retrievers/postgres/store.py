@@ -124,8 +124,8 @@ class PostgresStore:
 
     def _files(self, cursor: Any) -> tuple[FileEntry, ...]:
         cursor.execute(
-            f"SELECT path, source, content_hash, chunks, size, indexed_at FROM {self.tables.files} "
-            "ORDER BY position"
+            "SELECT path, source, content_hash, chunks, size, indexed_at, pages "
+            f"FROM {self.tables.files} ORDER BY position"
         )
         return tuple(FileEntry(*row) for row in cursor.fetchall())
 
@@ -439,7 +439,7 @@ class PostgresStore:
         cursor.execute(f"DELETE FROM {self.tables.files}")
         with cursor.copy(
             f"COPY {self.tables.files} (path, source, content_hash, chunks, size, indexed_at, "
-            "position) FROM STDIN"
+            "pages, position) FROM STDIN"
         ) as copy:
             for position, entry in enumerate(files):
                 copy.write_row((*asdict(entry).values(), position))

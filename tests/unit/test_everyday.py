@@ -36,7 +36,7 @@ def test_ls_lists_files_with_chunks_and_when_indexed(docs: Path) -> None:
     assert all(entry["chunks"] >= 1 and entry["indexed_at"] for entry in files.values())
     assert files["backup.txt"]["path"] == str(docs / "backup.txt")
     table = runner.invoke(cli, ["ls"]).stdout.splitlines()
-    assert table[0].split() == ["source", "chunks", "size", "indexed"]
+    assert table[0].split() == ["source", "chunks", "pages", "size", "indexed"]
     assert any(line.startswith("backup.txt ") for line in table)
     assert table[-1].startswith("3 files, ")
 
@@ -118,6 +118,8 @@ def test_show_source_page_shows_one_page_of_a_pdf(
     assert result.stdout.startswith("── guide.pdf:2 · chunk ")
     missing = runner.invoke(cli, ["show", "guide.pdf:9"])
     assert missing.exit_code == 1 and "no page 9" in missing.stderr
+    listed = json.loads(runner.invoke(cli, ["ls", "--json"]).stdout)
+    assert [(entry["source"], entry["pages"]) for entry in listed] == [("guide.pdf", 3)]
 
 
 def test_split_page() -> None:
