@@ -53,9 +53,10 @@ class TuneReport:
     def summary(self) -> list[str]:
         """Lines for the terminal: the model, its held-out score, and how to use it."""
         run = self.training
-        pairs = ", ".join(f"{count} {kind}" for kind, count in self.pairs_by_kind.items())
+        made = ", ".join(f"{count} {kind}" for kind, count in self.pairs_by_kind.items())
         lines = [
-            f"Tuned {self.base_model} on {run.pairs} pairs ({pairs}): {run.steps} of "
+            f"Tuned {self.base_model} on {run.pairs} pairs (made {made}; the rest held out): "
+            f"{run.steps} of "
             f"{run.planned_steps} steps ({run.stopped}) in {run.seconds:.0f} s",
             f"held-out accuracy@1 {run.held_out_before:.3f} -> {run.held_out_after:.3f}",
             f"saved to {self.folder}",

@@ -91,8 +91,8 @@ def train(
             break
         model.train()
         features = [
-            model.tokenize([pair.query for pair in batch]),
-            model.tokenize([pair.passage for pair in batch]),
+            _features(model, [pair.query for pair in batch]),
+            _features(model, [pair.passage for pair in batch]),
         ]
         value = loss(features, None)
         value.backward()
@@ -176,6 +176,12 @@ def _ranking_loss(model: Any) -> Any:
     except ImportError:  # sentence-transformers before 6
         losses = importlib.import_module("sentence_transformers.losses")
     return losses.MultipleNegativesRankingLoss(model)
+
+
+def _features(model: Any, texts: list[str]) -> Any:
+    """Tokenised texts (``preprocess`` in sentence-transformers 6, ``tokenize`` before)."""
+    prepare = getattr(model, "preprocess", None) or model.tokenize
+    return prepare(texts)
 
 
 def _copy_state(model: Any) -> dict[str, Any]:
