@@ -24,7 +24,7 @@ def test_tune_saves_a_safe_model_and_apply_re_embeds_the_index(tmp_path: Path) -
     env = rag_env(tmp_path / "index", XDG_DATA_HOME=str(tmp_path / "user-data"))
     run_rag(["ingest", str(DATA_DIR)], env)
 
-    tune = ["tune", "--budget", "5", "--batch-size", "8", "--out", "notes", "--apply"]
+    tune = ["tune", "--budget", "1", "--batch-size", "8", "--out", "notes", "--apply"]
     tuned = run_rag(["--llm-provider", "none", *tune], env)
     folder = tmp_path / "user-data" / "ragkit" / "models" / "tuned" / "notes"
     assert f"saved to {folder}" in tuned.stdout
