@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from app.ingestion.migration import MigrateReport
     from app.ingestion.reindexing import ReindexReport
     from app.ingestion.run import IngestOptions, IngestReport, Progress
+    from app.tuning.run import TuneOptions, TuneReport
     from chains.qa import AnswerStyle
     from retrievers.hybrid import CandidateSearch, HybridRetriever
     from retrievers.manifest import Chunking
@@ -412,6 +413,36 @@ class Rag:
         report = forget(self.store, self.settings, map(str, names), wait_seconds)
         self._index = None
         return report
+
+    def tune(
+        self,
+        options: TuneOptions | None = None,
+        *,
+        questions: bool | None = None,
+        on_progress: Progress | None = None,
+    ) -> TuneReport:
+        """Fine-tune the embedding model on the index's chunks (``rag tune``).
+
+        ``questions``: let the answer model write training questions; by default only when
+        it is capable (Ollama, or a GGUF model that is not small), never the embedded one.
+        """
+        from app.tuning.run import TuneOptions, tune
+
+        writer = questions if questions is not None else self.writes_questions
+        report = tune(
+            self.store,
+            self.settings,
+            options or TuneOptions(),
+            generator=self.llm if writer else None,
+            on_progress=on_progress,
+        )
+        self._index = None
+        return report
+
+    @property
+    def writes_questions(self) -> bool:
+        """Whether the answer model is capable enough to write training questions."""
+        return self.llm_choice.provider != "none" and not self.extractive and not self._small_model
 
     def index(self) -> VectorIndex | CandidateSearch:
         """The live index, reloaded when an ingest has published a new version.

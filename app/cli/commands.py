@@ -1,4 +1,4 @@
-"""The ``rag`` command: ingest, ask, chat, serve, mcp, status, reindex, migrate, doctor, eval.
+"""The ``rag`` command: ingest, ask, chat, serve, mcp, status, migrate, doctor, eval, tune.
 
 Heavy imports (torch, faiss, LangChain) happen inside the commands that need them.
 """
@@ -24,6 +24,7 @@ from retrievers.modes import MODES
 if TYPE_CHECKING:
     from app.api import LocalModels, Rag
     from app.config.settings import Settings
+    from app.evaluation import EvalReport
     from retrievers.modes import Mode
 
 cli = typer.Typer(
@@ -484,6 +485,13 @@ def evaluate(
         int | None, typer.Option("--limit", help="With --answers: the first N questions.")
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    compare_model: Annotated[
+        str | None,
+        typer.Option(
+            "--compare-model",
+            help="Also score this embedding model (a tuned folder) in the same run.",
+        ),
+    ] = None,
 ) -> None:
     """Measure retrieval on a BEIR dataset: nDCG@k, Recall@k, Recall@100, MRR@k."""
     state: CliState = ctx.obj
@@ -501,14 +509,33 @@ def evaluate(
                 dataset, chosen, index_dir=index, on_progress=progress, k=k
             )
         scores = rag.evaluate_answers(dataset, corpus_index, limit=limit) if answers else None
+        compared: list[EvalReport] = []
+        if compare_model is not None:
+            other = state.rag(chunk_size=chunk_size, embed_model=compare_model)
+            other_index = index.with_name(f"{index.name}-compared") if index else None
+            with _progress_bar() as progress:
+                compared, _ = other.evaluate_retrieval(
+                    dataset, chosen, index_dir=other_index, on_progress=progress, k=k
+                )
         if json_output:
             data: dict[str, Any] = {"retrieval": [report.__dict__ for report in reports]}
             if scores is not None:
                 data["answers"] = scores
+            if compare_model is not None:
+                data["compared"] = {
+                    "embed_model": compare_model,
+                    "retrieval": [report.__dict__ for report in compared],
+                }
             typer.echo(json.dumps(data))
             return
+        if compare_model is not None:
+            typer.echo(f"embedding model {rag.settings.embed_model}:")
         for report in reports:
             typer.echo(report.table())
+        if compare_model is not None:
+            typer.echo(f"embedding model {compare_model}:")
+            for report in compared:
+                typer.echo(report.table())
         if scores is not None:
             typer.echo("answers: " + ", ".join(f"{n} {v:.4f}" for n, v in scores.items()))
 
@@ -533,6 +560,47 @@ def serve(
         from app.cli.serve import run_serve
 
         run_serve(state.rag(collection=collection), host, port)
+
+    guarded(run, state.debug)
+
+
+@cli.command()
+def tune(
+    ctx: typer.Context,
+    budget: Annotated[
+        float, typer.Option("--budget", help="Minutes of training at most.", min=0.1)
+    ] = 60.0,
+    out: Annotated[
+        str | None, typer.Option("--out", help="Name of the tuned model's folder.")
+    ] = None,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Re-embed the index with the tuned model.")
+    ] = False,
+    questions: Annotated[
+        bool | None,
+        typer.Option(
+            "--questions/--no-questions",
+            help="Let the answer model write training questions [default: when capable].",
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=2)] = 32,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    collection: CollectionOption = None,
+) -> None:
+    """Fine-tune the embedding model on your own chunks, with no labels (CPU, a time budget)."""
+    state: CliState = ctx.obj
+
+    def run() -> None:
+        from app.tuning.run import TuneOptions
+
+        rag = state.rag(collection=collection)
+        options = TuneOptions(
+            budget_minutes=budget, name=out, apply=apply, batch_size=batch_size, seed=seed
+        )
+        with _progress_bar("training", "steps") as progress:
+            report = rag.tune(options, questions=questions, on_progress=progress)
+        for line in report.summary():
+            typer.echo(line)
 
     guarded(run, state.debug)
 

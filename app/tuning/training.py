@@ -1,0 +1,193 @@
+"""Fine-tune a sentence-transformers model on training pairs, on the CPU, within a time budget.
+
+MultipleNegativesRankingLoss: each query must pick its own passage out of the batch. A
+held-out slice of the pairs (whole files the training never sees) is scored before training
+and at every check; the best weights are kept, and training stops early when the score has
+not improved for a few checks. The seed is fixed, so two runs over the same pairs agree.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from app.tuning.pairs import TrainingPair, batches
+
+Progress = Callable[[int, int], None]
+CHECKS_WITHOUT_GAIN = 3
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """How to train: the budget, batch size, epochs, learning rate and seed."""
+
+    budget_seconds: float = 3600.0
+    batch_size: int = 32
+    epochs: int = 1
+    learning_rate: float = 2e-5
+    warmup_share: float = 0.1
+    checks: int = 10
+    max_seq_length: int = 256
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """What training did, for the model card and the summary line."""
+
+    steps: int
+    planned_steps: int
+    pairs: int
+    seconds: float
+    held_out_before: float
+    held_out_after: float
+    stopped: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for the card."""
+        return asdict(self)
+
+
+def train(
+    base: str,
+    pairs: Sequence[TrainingPair],
+    held_out: Sequence[TrainingPair],
+    out: Path,
+    options: TrainingOptions,
+    on_progress: Progress | None = None,
+) -> TrainingRun:
+    """Train a copy of ``base`` (a local model folder) and save the best weights to ``out``."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    started = time.perf_counter()
+    random.seed(options.seed)
+    torch.manual_seed(options.seed)
+    model = SentenceTransformer(base, device="cpu")
+    model.max_seq_length = options.max_seq_length
+    loss = _ranking_loss(model)
+    plan = [
+        batch
+        for epoch in range(options.epochs)
+        for batch in batches(pairs, options.batch_size, options.seed + epoch)
+    ]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=options.learning_rate)
+    warmup = max(1, int(len(plan) * options.warmup_share))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, 1 - step / len(plan))
+    )
+    check_every = max(1, len(plan) // max(1, options.checks))
+    before = best = held_out_accuracy(model, held_out)
+    best_state = _copy_state(model)
+    checks_without_gain, steps, stopped = 0, 0, "done"
+    for steps, batch in enumerate(plan, start=1):
+        if time.perf_counter() - started > options.budget_seconds:
+            steps, stopped = steps - 1, "budget"
+            break
+        model.train()
+        features = [
+            _features(model, [pair.query for pair in batch]),
+            _features(model, [pair.passage for pair in batch]),
+        ]
+        value = loss(features, None)
+        value.backward()
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        if on_progress is not None:
+            on_progress(steps, len(plan))
+        if steps % check_every == 0 or steps == len(plan):
+            score = held_out_accuracy(model, held_out)
+            if score > best or not held_out:
+                best, best_state, checks_without_gain = score, _copy_state(model), 0
+            else:
+                checks_without_gain += 1
+                if checks_without_gain >= CHECKS_WITHOUT_GAIN:
+                    stopped = "converged"
+                    break
+    if held_out and steps % check_every:
+        score = held_out_accuracy(model, held_out)
+        if score > best:
+            best, best_state = score, _copy_state(model)
+    model.load_state_dict(best_state)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(str(out), create_model_card=False, safe_serialization=True)
+    run = TrainingRun(
+        steps=steps,
+        planned_steps=len(plan),
+        pairs=len(pairs),
+        seconds=round(time.perf_counter() - started, 1),
+        held_out_before=round(before, 4),
+        held_out_after=round(best, 4),
+        stopped=stopped,
+    )
+    return run
+
+
+def held_out_accuracy(model: Any, held_out: Sequence[TrainingPair]) -> float:
+    """Share of held-out queries whose own passage is the closest of all held-out passages.
+
+    One pair a chunk, its last (a sentence when it has one: the hardest): a second sentence
+    pair of the same chunk would hold the first query's sentence in its passage, and win for
+    the wrong reason.
+    """
+    if not held_out:
+        return 0.0
+    import numpy as np
+
+    model.eval()
+    one_a_chunk = list({pair.chunk_id: pair for pair in held_out}.values())
+    queries = model.encode(
+        [pair.query for pair in one_a_chunk], normalize_embeddings=True, convert_to_numpy=True
+    )
+    targets = model.encode(
+        [pair.passage for pair in one_a_chunk], normalize_embeddings=True, convert_to_numpy=True
+    )
+    best = np.argmax(queries @ targets.T, axis=1)
+    return float(np.mean(best == np.arange(len(one_a_chunk))))
+
+
+def write_card(out: Path, card: dict[str, Any]) -> None:
+    """The model card: what the model was tuned from and on, and how it scored (JSON + text)."""
+    (out / "ragkit-tune.json").write_text(json.dumps(card, indent=2) + "\n", "utf-8")
+    lines = [
+        f"# {out.name}",
+        "",
+        f"Tuned by `rag tune` from {card['base_model']} on {card['chunks']} chunks of "
+        f"{card['index']}, with no labels.",
+        "",
+        *(f"- {name}: {value}" for name, value in card["pairs_by_kind"].items()),
+        f"- training steps: {card['training']['steps']} of {card['training']['planned_steps']}"
+        f" ({card['training']['stopped']}), {card['training']['seconds']} s",
+        f"- held-out accuracy@1: {card['training']['held_out_before']} before, "
+        f"{card['training']['held_out_after']} after",
+        "",
+        "Use it: set RAG_EMBED_MODEL to this folder and re-embed (`rag tune --apply` did it"
+        " if it was given).",
+    ]
+    (out / "README.md").write_text("\n".join(lines) + "\n", "utf-8")
+
+
+def _ranking_loss(model: Any) -> Any:
+    import importlib
+
+    try:
+        losses = importlib.import_module("sentence_transformers.sentence_transformer.losses")
+    except ImportError:  # sentence-transformers before 6
+        losses = importlib.import_module("sentence_transformers.losses")
+    return losses.MultipleNegativesRankingLoss(model)
+
+
+def _features(model: Any, texts: list[str]) -> Any:
+    """Tokenised texts (``preprocess`` in sentence-transformers 6, ``tokenize`` before)."""
+    prepare = getattr(model, "preprocess", None) or model.tokenize
+    return prepare(texts)
+
+
+def _copy_state(model: Any) -> dict[str, Any]:
+    return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
