@@ -47,6 +47,8 @@ class LoadResult:
 
 
 SkipHandler = Callable[[SkippedFile], None]
+FileProgress = Callable[[int, int], None]
+"""``(files read or skipped, files to read)``."""
 
 
 def check_paths(paths: Iterable[Path]) -> list[Path]:
@@ -141,10 +143,16 @@ def load_paths(
     *,
     follow_symlinks: bool = False,
     exclude: Iterable[Path] = (),
+    on_file: FileProgress | None = None,
 ) -> LoadResult:
-    """Load every supported file under the roots (but not under ``exclude``); skip the rest."""
+    """Load every supported file under the roots (but not under ``exclude``); skip the rest.
+
+    ``on_file(done, total)`` is called after each file is read or skipped; ``total`` counts
+    the files to read (files of other types in a folder are ignored, not counted).
+    """
     result = LoadResult()
     excluded = frozenset(path.resolve() for path in exclude)
+    found: list[tuple[Path, Path, str | None]] = []
     for root in roots:
         for path, problem in iter_files(root, follow_symlinks, excluded):
             if problem is None and path.suffix.lower() not in SUPPORTED_SUFFIXES:
@@ -152,11 +160,15 @@ def load_paths(
                     result.unsupported += 1
                     continue
                 problem = f"unsupported file type {path.suffix or '(none)'}"
-            loaded = problem or _load_one(path, source_name(path, root), max_file_bytes)
-            if isinstance(loaded, LoadedFile):
-                result.files.append(loaded)
-            else:
-                _skip(result, on_skip, path, loaded)
+            found.append((root, path, problem))
+    for done, (root, path, problem) in enumerate(found, 1):
+        loaded = problem or _load_one(path, source_name(path, root), max_file_bytes)
+        if isinstance(loaded, LoadedFile):
+            result.files.append(loaded)
+        else:
+            _skip(result, on_skip, path, loaded)
+        if on_file is not None:
+            on_file(done, len(found))
     return result
 
 

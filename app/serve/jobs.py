@@ -21,11 +21,15 @@ MAX_KEPT_JOBS = 100
 
 @dataclass
 class Job:
-    """One ingest: its files, how far it got, what was skipped and how it ended."""
+    """One ingest: files read of total, then chunks embedded of total, skips, how it ended.
+
+    ``files_total`` is what the upload holds, or 0 until the walk of a folder has counted it.
+    """
 
     id: str
     files_total: int
     state: str = "running"
+    files_done: int = 0
     chunks_done: int = 0
     chunks_total: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
@@ -99,11 +103,16 @@ class IngestJobs:
         def on_skip(skipped: SkippedFile) -> None:
             job.skipped.append({"path": skipped.path, "reason": skipped.reason})
 
+        def on_file(done: int, total: int) -> None:
+            job.files_done, job.files_total = done, total
+
         def on_progress(done: int, total: int) -> None:
             job.chunks_done, job.chunks_total = done, total
 
         try:
-            report = self._rag.ingest(paths, on_skip=on_skip, on_progress=on_progress)
+            report = self._rag.ingest(
+                paths, on_skip=on_skip, on_progress=on_progress, on_file=on_file
+            )
             job.report, job.summary = report.to_dict(), report.summary()
             job.skipped = job.report["skipped"]
             job.state = "done"

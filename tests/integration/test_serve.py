@@ -189,7 +189,7 @@ def test_an_upload_is_indexed_in_the_background_then_answers_and_can_be_forgotte
     assert started.status_code == 202
     job = wait_for_job(api, started.json()["id"])
     assert job["state"] == "done", job
-    assert job["files_total"] == 2 and job["report"]["files_added"] == 2
+    assert (job["files_done"], job["files_total"]) == (2, 2) and job["report"]["files_added"] == 2
     sources = {item["source"] for item in api.get("/api/documents").json()["documents"]}
     assert {"zebra notes.md", "lynx.txt"} <= sources  # the name lost its folders
     answer = api.post("/api/ask", json={"question": "What is the zebra gate code?"}).json()
@@ -218,6 +218,7 @@ def test_a_path_under_the_roots_is_indexed_and_a_second_writer_gets_409(
     assert busy.status_code == 409
     assert during.status_code == 200 and during.json()["sources"][0]["source"] == "ollama-notes.md"
     assert job["state"] == "done" and job["report"]["files_added"] == 400
+    assert (job["files_done"], job["files_total"]) == (400, 400)
     owls = api.post("/api/ingest", json={"path": "owls.md"})
     assert wait_for_job(api, owls.json()["id"])["state"] == "done"
     answer = api.post("/api/ask", json={"question": "What is the barn owl called?"}).json()

@@ -70,7 +70,7 @@ async def ingest(request: Request, state: State) -> dict[str, Any]:
             where = ".".join(map(str, problem.get("loc", ()))) or "body"
             raise UsageError(f"{where}: {problem.get('msg', 'invalid')}") from None
         path = confined_path(body.path, state.roots)
-        return state.jobs.start([path], files_total=sum(1 for _ in _files_under(path))).to_dict()
+        return state.jobs.start([path], files_total=0).to_dict()
     if kind != "multipart/form-data":
         raise UsageError('send files as multipart/form-data (field files) or JSON {"path": ...}')
     limits = state.limits
@@ -117,11 +117,7 @@ def _save(uploads: list[UploadFile], folder: Path) -> list[Path]:
     return list(dict.fromkeys(saved))
 
 
-def _files_under(path: Path) -> list[Path]:
-    return [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-
-
 @router.get("/jobs/{job_id}", response_model=JobModel, responses=error_responses(404))
 def job(job_id: str, state: State) -> dict[str, Any]:
-    """An ingest job's progress: files, chunks embedded of total, skipped files with reasons."""
+    """An ingest's progress: files read of total, chunks embedded of total, skips with reasons."""
     return state.jobs.get(job_id).to_dict()
