@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,26 +58,42 @@ class IngestJobs:
         """The job writing the index now, if any."""
         return self._running
 
-    def start(
-        self, paths: Sequence[Path], files_total: int, cleanup: Callable[[], None] | None = None
-    ) -> Job:
+    def start(self, paths: Sequence[Path], files_total: int) -> Job:
         """Start ingesting ``paths``; ``IndexBusyError`` (409) names the job already running."""
+        job = self.reserve(files_total)
+        self.run(job, paths)
+        return job
+
+    def reserve(self, files_total: int) -> Job:
+        """Take the writer's place for a job not yet started (409 when one runs).
+
+        An upload reserves before it saves anything, so a refused one leaves no file behind;
+        ``run`` starts the job, ``release`` gives the place back if it cannot start.
+        """
         with self._lock:
             if self._running is not None:
-                if cleanup:
-                    cleanup()
                 raise self.busy_error()
             job = Job(uuid.uuid4().hex[:16], files_total)
             self._running = job
             self._jobs[job.id] = job
             while len(self._jobs) > MAX_KEPT_JOBS:
                 self._jobs.pop(next(iter(self._jobs)))
+        return job
+
+    def release(self, job: Job) -> None:
+        """Give back the place of a reserved job that will not run, and forget the job."""
+        with self._lock:
+            if self._running is job:
+                self._running = None
+            self._jobs.pop(job.id, None)
+
+    def run(self, job: Job, paths: Sequence[Path]) -> None:
+        """Ingest ``paths`` as the reserved ``job``, in a thread."""
         thread = threading.Thread(
-            target=self._run, args=(job, list(paths), cleanup), name=f"ingest-{job.id}", daemon=True
+            target=self._run, args=(job, list(paths)), name=f"ingest-{job.id}", daemon=True
         )
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
-        return job
 
     def busy_error(self) -> IndexBusyError:
         """The 409 for a write while a job runs: its id and where to follow it."""
@@ -99,7 +115,7 @@ class IngestJobs:
         for thread in self._threads:
             thread.join(timeout)
 
-    def _run(self, job: Job, paths: list[Path], cleanup: Callable[[], None] | None) -> None:
+    def _run(self, job: Job, paths: list[Path]) -> None:
         def on_skip(skipped: SkippedFile) -> None:
             job.skipped.append({"path": skipped.path, "reason": skipped.reason})
 
@@ -121,7 +137,5 @@ class IngestJobs:
             job.summary = job.error["message"]
             job.state = "failed"
         finally:
-            if cleanup:
-                cleanup()
             with self._lock:
                 self._running = None

@@ -44,11 +44,14 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(
-    sample_index: Path, root: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server's folder: its index, its log, its user data folder (uploads under data/)."""
+    return tmp_path_factory.mktemp("served")
+
+
+@pytest.fixture(scope="module")
+def server(sample_index: Path, root: Path, work: Path) -> Iterator[str]:
     """A quoting server over its own copy of the sample index."""
-    work = tmp_path_factory.mktemp("served")
     index = work / "index"
     shutil.copytree(sample_index, index)
     env = rag_env(
@@ -223,6 +226,69 @@ def test_a_path_under_the_roots_is_indexed_and_a_second_writer_gets_409(
     assert wait_for_job(api, owls.json()["id"])["state"] == "done"
     answer = api.post("/api/ask", json={"question": "What is the barn owl called?"}).json()
     assert "Hedwig-7" in answer["answer"]
+
+
+def multipart_in_two_parts(name: str, content: bytes, go_on: threading.Event) -> Any:
+    """Headers and a multipart body whose second half waits for ``go_on``."""
+    boundary = "ragkit-test-boundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+            "Content-Type: text/markdown\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+
+    def parts() -> Iterator[bytes]:
+        yield body[:40]
+        go_on.wait(60)
+        yield body[40:]
+
+    headers = {
+        "content-type": f"multipart/form-data; boundary={boundary}",
+        "content-length": str(len(body)),
+    }
+    return headers, parts()
+
+
+def test_an_upload_refused_with_409_leaves_no_file_and_a_job_counts_its_files(
+    api: httpx.Client, root: Path, work: Path
+) -> None:
+    folder = root / "slow"
+    folder.mkdir()
+    for number in range(300):
+        (folder / f"slow-{number}.md").write_text(
+            f"# Slow {number}\n\nSlow note {number} is about the kiln at {number} degrees.\n" * 4,
+            encoding="utf-8",
+        )
+    (folder / "blank.md").write_text("", encoding="utf-8")
+    go_on = threading.Event()
+    headers, body = multipart_in_two_parts("late-upload.md", b"# Late\n\nToo late.\n", go_on)
+    refused: list[httpx.Response] = []
+    uploader = threading.Thread(
+        target=lambda: refused.append(api.post("/api/ingest", content=body, headers=headers))
+    )
+    uploader.start()
+    try:
+        time.sleep(1.0)  # the upload's headers are in: no writer was running then
+        started = api.post("/api/ingest", json={"path": "slow"})
+    finally:
+        go_on.set()
+        uploader.join(60)
+    assert started.status_code == 202, started.text
+    progress = []
+    while (job := api.get(f"/api/jobs/{started.json()['id']}").json())["state"] == "running":
+        progress.append((job["files_done"], job["files_total"]))
+        time.sleep(0.05)
+    assert refused[0].status_code == 409, refused[0].text
+    assert refused[0].json()["error"]["type"] == "IndexBusyError"
+    assert not list((work / "data").rglob("late-upload.md")), "the refused upload was kept"
+    assert job["state"] == "done", job
+    assert (job["files_done"], job["files_total"]) == (301, 301)
+    assert all(done <= total == 301 for done, total in progress if total)
+    assert [item["reason"] for item in job["skipped"]] == ["empty file"]
+    assert job["skipped"][0]["path"].endswith("blank.md")
 
 
 @pytest.mark.parametrize(

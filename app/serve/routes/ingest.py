@@ -91,10 +91,18 @@ async def ingest(request: Request, state: State) -> dict[str, Any]:
                     f"{safe_name(upload.filename or '')} is over {limits.file_bytes // 2**20} MB "
                     "(RAG_MAX_FILE_MB)"
                 )
-        saved = await anyio.to_thread.run_sync(_save, uploads, state.upload_dir)
+        # The writer's place is taken before a byte is saved: a refused upload leaves nothing.
+        job = state.jobs.reserve(files_total=len(uploads))
+        try:
+            saved = await anyio.to_thread.run_sync(_save, uploads, state.upload_dir)
+        except BaseException:
+            state.jobs.release(job)
+            raise
     finally:
         await form.close()
-    return state.jobs.start(saved, files_total=len(saved)).to_dict()
+    job.files_total = len(saved)
+    state.jobs.run(job, saved)
+    return job.to_dict()
 
 
 def _save(uploads: list[UploadFile], folder: Path) -> list[Path]:
