@@ -8,6 +8,7 @@ answer queue, so a second question while one is written is refused with Retry-Af
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 import time
@@ -171,6 +172,18 @@ def test_errors_have_one_shape_and_their_status(
     error = response.json()["error"]
     assert set(error) == {"type", "message"} and error["type"] == kind
     assert "\n" not in error["message"] and "Traceback" not in response.text
+
+
+def test_the_docs_page_loads_nothing_from_another_host(api: httpx.Client) -> None:
+    page = api.get("/docs")
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    assert not re.findall(r"https?:|//[a-z]", page.text, flags=re.IGNORECASE), page.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert len(assets) == 3 and "url: '/openapi.json'" in page.text
+    for asset in assets:
+        response = api.get(asset)
+        assert response.status_code == 200 and len(response.content) > 1000, asset
+    assert api.get("/docs-assets/redoc.standalone.js").status_code == 404
 
 
 def test_a_body_that_is_not_json_is_a_bad_request(api: httpx.Client) -> None:
