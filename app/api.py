@@ -273,10 +273,12 @@ class Rag:
         rebuild: bool | None = None,
         on_skip: SkipHandler | None = None,
         on_progress: Progress | None = None,
+        on_file: Progress | None = None,
     ) -> IngestReport:
         """Index files and folders; unchanged files keep their vectors.
 
         ``rebuild`` starts a new index; given with ``options``, it overrides theirs.
+        ``on_file(done, total)`` follows the files read, ``on_progress`` the chunks embedded.
         """
         from app.ingestion.run import IngestOptions, ingest_paths
 
@@ -293,6 +295,7 @@ class Rag:
                 options=options,
                 on_skip=on_skip or self._warn_skipped,
                 on_progress=on_progress,
+                on_file=on_file,
             )
         self._index = None
         return report

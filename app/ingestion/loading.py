@@ -65,6 +65,8 @@ class LoadResult:
 
 
 SkipHandler = Callable[[SkippedFile], None]
+FileProgress = Callable[[int, int], None]
+"""``(files read or skipped, files to read)``."""
 
 
 def check_paths(paths: Iterable[Path]) -> list[Path]:
@@ -160,14 +162,18 @@ def load_paths(
     follow_symlinks: bool = False,
     exclude: Iterable[Path] = (),
     ocr: str = "off",
+    on_file: FileProgress | None = None,
 ) -> LoadResult:
     """Load every supported file under the roots (but not under ``exclude``); skip the rest.
 
     ``ocr`` is the RAG_OCR mode: images and scanned PDF pages are read only when it is on.
+    ``on_file(done, total)`` is called after each file is read or skipped; ``total`` counts
+    the files to read (files of other types in a folder are ignored, not counted).
     """
     result = LoadResult()
     excluded = frozenset(path.resolve() for path in exclude)
     suffixes = readable_suffixes(ocr)
+    found: list[tuple[Path, Path, str | None]] = []
     for root in roots:
         for path, problem in iter_files(root, follow_symlinks, excluded):
             if problem is None and path.suffix.lower() not in suffixes:
@@ -175,16 +181,20 @@ def load_paths(
                     result.unsupported += 1
                     continue
                 problem = f"unsupported file type {path.suffix or '(none)'}"
-            loaded = problem or _load_one(path, source_name(path, root), max_file_bytes, ocr)
-            if isinstance(loaded, LoadedFile):
-                result.files.append(loaded)
-                if loaded.warnings:
-                    note = SkippedFile(display_path(path), "; ".join(loaded.warnings), True)
-                    result.warned.append(note)
-                    if on_skip is not None:
-                        on_skip(note)
-            else:
-                _skip(result, on_skip, path, loaded)
+            found.append((root, path, problem))
+    for done, (root, path, problem) in enumerate(found, 1):
+        loaded = problem or _load_one(path, source_name(path, root), max_file_bytes, ocr)
+        if isinstance(loaded, LoadedFile):
+            result.files.append(loaded)
+            if loaded.warnings:
+                note = SkippedFile(display_path(path), "; ".join(loaded.warnings), True)
+                result.warned.append(note)
+                if on_skip is not None:
+                    on_skip(note)
+        else:
+            _skip(result, on_skip, path, loaded)
+        if on_file is not None:
+            on_file(done, len(found))
     return result
 
 

@@ -29,7 +29,14 @@ from app.ingestion.indexing import (
     embedding_spec,
     kept_rows,
 )
-from app.ingestion.loading import LoadResult, SkipHandler, SkippedFile, check_paths, load_paths
+from app.ingestion.loading import (
+    FileProgress,
+    LoadResult,
+    SkipHandler,
+    SkippedFile,
+    check_paths,
+    load_paths,
+)
 from app.ingestion.plan import IngestPlan, plan_ingest
 from app.ingestion.reindexing import rebuild_if_needed
 from app.models.embedding_cache import EmbeddingCache, Progress
@@ -120,17 +127,21 @@ def ingest_paths(
     options: IngestOptions | None = None,
     on_skip: SkipHandler | None = None,
     on_progress: Progress | None = None,
+    on_file: FileProgress | None = None,
 ) -> IngestReport:
     """Index the files under ``paths`` into ``store``.
 
     One writer at a time: the store's writer lock is held from reading the previous
     index to publishing the new one, while readers keep using the live version.
     ``embeddings`` may be a factory, called only when something needs embedding.
+    ``on_file(done, total)`` follows the files read, ``on_progress`` the chunks embedded.
     """
     roots = check_paths(paths)
     options = options or IngestOptions()
     with store.writer_lock(options.wait_seconds):
-        return _ingest_locked(roots, store, settings, embeddings, options, on_skip, on_progress)
+        return _ingest_locked(
+            roots, store, settings, embeddings, options, on_skip, on_progress, on_file
+        )
 
 
 def _ingest_locked(
@@ -141,6 +152,7 @@ def _ingest_locked(
     options: IngestOptions,
     on_skip: SkipHandler | None,
     on_progress: Progress | None,
+    on_file: FileProgress | None,
 ) -> IngestReport:
     started = time.perf_counter()
     chunking = chunking_of(settings)
@@ -152,6 +164,7 @@ def _ingest_locked(
         follow_symlinks=options.follow_symlinks,
         exclude=[Path(store.location)],
         ocr=settings.ocr,
+        on_file=on_file,
     )
     if options.strict and loaded.skipped:
         raise SkippedFilesError(

@@ -9,12 +9,33 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+import anyio
 
 from app.errors import AnswerQueueFullError
 
 DEFAULT_ANSWER_SECONDS = 5.0
+TURN_POLL_SECONDS = 0.02
+
+
+class Place:
+    """One admitted answer's place in line; ``leave`` gives it back once, however often called."""
+
+    def __init__(self, release: Callable[[], None]) -> None:
+        """A place that ``release`` gives back."""
+        self._release = release
+        self._lock = threading.Lock()
+        self._left = False
+
+    def leave(self) -> None:
+        """Give the place back (again: nothing happens)."""
+        with self._lock:
+            if self._left:
+                return
+            self._left = True
+        self._release()
 
 
 class AnswerQueue:
@@ -38,7 +59,7 @@ class AnswerQueue:
         recent = sum(self._durations) / len(self._durations) if self._durations else 0.0
         return max(1.0, (recent or DEFAULT_ANSWER_SECONDS) * max(1, self._admitted))
 
-    def admit(self) -> None:
+    def admit(self) -> Place:
         """Take a place in line, or raise ``AnswerQueueFullError`` when the line is full."""
         with self._count_lock:
             if self._admitted >= self.capacity:
@@ -48,15 +69,21 @@ class AnswerQueue:
                     retry_after=seconds,
                 )
             self._admitted += 1
+        return Place(self._release)
 
-    def leave(self) -> None:
-        """Give back a place taken by ``admit``."""
+    def _release(self) -> None:
         with self._count_lock:
-            self._admitted = max(0, self._admitted - 1)
+            self._admitted -= 1
 
     def wait_turn(self) -> float:
         """Block until the answer model is free; returns when the turn started."""
         self._turn.acquire()
+        return time.perf_counter()
+
+    async def next_turn(self) -> float:
+        """Wait for the answer model without a thread, so a client that leaves stops waiting."""
+        while not self._turn.acquire(blocking=False):
+            await anyio.sleep(TURN_POLL_SECONDS)
         return time.perf_counter()
 
     def end_turn(self, started: float) -> None:
@@ -67,7 +94,7 @@ class AnswerQueue:
     @contextmanager
     def place(self) -> Iterator[None]:
         """Admitted and waited for in one block (for answers that do not stream)."""
-        self.admit()
+        place = self.admit()
         try:
             started = self.wait_turn()
             try:
@@ -75,4 +102,4 @@ class AnswerQueue:
             finally:
                 self.end_turn(started)
         finally:
-            self.leave()
+            place.leave()

@@ -175,21 +175,26 @@ class IngestPathRequest(BaseModel):
 
 
 class SkippedModel(BaseModel):
-    """A file that was not indexed, and why."""
+    """A file that was not indexed (or was read only in part), and why."""
 
     path: str
     reason: str
 
 
 class JobModel(BaseModel):
-    """An ingest job: where it stands, and its report when done."""
+    """An ingest job: files read of total, then chunks embedded of total; its report when done.
+
+    ``files_total`` is 0 for a folder until its walk has counted the files to read.
+    """
 
     id: str
     state: Literal["running", "done", "failed"]
+    files_done: int
     files_total: int
     chunks_done: int
     chunks_total: int
     skipped: list[SkippedModel]
+    warned: list[SkippedModel]
     report: dict[str, Any] | None
     summary: str
     error: ErrorDetail | None

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from app.serve.security import ASGIApp, Message, Receive, Scope, Send
 
 PUBLIC_PATHS = ("/", "/docs", "/openapi.json", "/favicon.ico")
-PUBLIC_PREFIXES = ("/static/",)
+PUBLIC_PREFIXES = ("/static/", "/docs-assets/")
 
 
 def create_app(state: ServerState) -> FastAPI:
@@ -36,6 +36,7 @@ def create_app(state: ServerState) -> FastAPI:
         title="ragkit",
         summary="Questions answered from your own documents, with citations.",
         version="0.1.0",
+        docs_url=None,  # served by routes.page with local assets, not FastAPI's CDN ones
         redoc_url=None,
     )
     app.state.ragkit = state

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import anyio.to_thread
+from starlette.responses import StreamingResponse
 
 if TYPE_CHECKING:
+    from starlette.types import Receive, Scope, Send
+
     from app.answers import Answer, AnswerStream
-    from app.serve.answer_queue import AnswerQueue
+    from app.serve.answer_queue import AnswerQueue, Place
 
 Piece = tuple[str, Any]
 """``("token", text)``, then ``("answer", Answer)`` or ``("error", exception)``."""
@@ -22,15 +26,15 @@ def sse(event: str, data: Any) -> str:
 
 
 async def answer_pieces(
-    queue: AnswerQueue, start: Callable[[], AnswerStream]
+    queue: AnswerQueue, place: Place, start: Callable[[], AnswerStream]
 ) -> AsyncGenerator[Piece, None]:
-    """Run ``start()`` and its stream in threads during one turn of the (admitted) queue.
+    """Run ``start()`` and its stream in threads during one turn of the queue, in ``place``.
 
-    The queue place is given back however the stream ends, a client leaving included.
+    The turn and the place are given back however the stream ends, a client leaving included.
     """
     turn: list[float] = []
     try:
-        turn.append(await anyio.to_thread.run_sync(queue.wait_turn))
+        turn.append(await queue.next_turn())
         stream = await anyio.to_thread.run_sync(start)
         while (piece := await anyio.to_thread.run_sync(next, stream, None)) is not None:
             yield "token", piece
@@ -41,4 +45,33 @@ async def answer_pieces(
     finally:
         if turn:
             queue.end_turn(turn[0])
-        queue.leave()
+        place.leave()
+
+
+class AnswerEvents(StreamingResponse):
+    """A streamed answer (server-sent events) that gives its queue place back when it ends.
+
+    However the response ends (finished, failed, or its client gone before the first event or
+    during the stream) the body is closed, which ends the answer's turn, and the place is left.
+    """
+
+    def __init__(self, content: AsyncIterator[str], place: Place) -> None:
+        """Stream ``content``, the events of the answer admitted in ``place``."""
+        super().__init__(
+            content,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+        self._content = content
+        self._place = place
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the events; then close the body and leave the place, whatever happened."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            closing = getattr(self._content, "aclose", None)
+            if closing is not None:
+                with anyio.CancelScope(shield=True):
+                    await closing()
+            self._place.leave()

@@ -8,6 +8,7 @@ answer queue, so a second question while one is written is refused with Retry-Af
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 import time
@@ -44,11 +45,14 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(
-    sample_index: Path, root: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server's folder: its index, its log, its user data folder (uploads under data/)."""
+    return tmp_path_factory.mktemp("served")
+
+
+@pytest.fixture(scope="module")
+def server(sample_index: Path, root: Path, work: Path) -> Iterator[str]:
     """A quoting server over its own copy of the sample index."""
-    work = tmp_path_factory.mktemp("served")
     index = work / "index"
     shutil.copytree(sample_index, index)
     env = rag_env(
@@ -170,6 +174,18 @@ def test_errors_have_one_shape_and_their_status(
     assert "\n" not in error["message"] and "Traceback" not in response.text
 
 
+def test_the_docs_page_loads_nothing_from_another_host(api: httpx.Client) -> None:
+    page = api.get("/docs")
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    assert not re.findall(r"https?:|//[a-z]", page.text, flags=re.IGNORECASE), page.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert len(assets) == 3 and "url: '/openapi.json'" in page.text
+    for asset in assets:
+        response = api.get(asset)
+        assert response.status_code == 200 and len(response.content) > 1000, asset
+    assert api.get("/docs-assets/redoc.standalone.js").status_code == 404
+
+
 def test_a_body_that_is_not_json_is_a_bad_request(api: httpx.Client) -> None:
     response = api.post(
         "/api/ask", content=b"{not json", headers={"content-type": "application/json"}
@@ -189,7 +205,7 @@ def test_an_upload_is_indexed_in_the_background_then_answers_and_can_be_forgotte
     assert started.status_code == 202
     job = wait_for_job(api, started.json()["id"])
     assert job["state"] == "done", job
-    assert job["files_total"] == 2 and job["report"]["files_added"] == 2
+    assert (job["files_done"], job["files_total"]) == (2, 2) and job["report"]["files_added"] == 2
     sources = {item["source"] for item in api.get("/api/documents").json()["documents"]}
     assert {"zebra notes.md", "lynx.txt"} <= sources  # the name lost its folders
     answer = api.post("/api/ask", json={"question": "What is the zebra gate code?"}).json()
@@ -218,10 +234,74 @@ def test_a_path_under_the_roots_is_indexed_and_a_second_writer_gets_409(
     assert busy.status_code == 409
     assert during.status_code == 200 and during.json()["sources"][0]["source"] == "ollama-notes.md"
     assert job["state"] == "done" and job["report"]["files_added"] == 400
+    assert (job["files_done"], job["files_total"]) == (400, 400)
     owls = api.post("/api/ingest", json={"path": "owls.md"})
     assert wait_for_job(api, owls.json()["id"])["state"] == "done"
     answer = api.post("/api/ask", json={"question": "What is the barn owl called?"}).json()
     assert "Hedwig-7" in answer["answer"]
+
+
+def multipart_in_two_parts(name: str, content: bytes, go_on: threading.Event) -> Any:
+    """Headers and a multipart body whose second half waits for ``go_on``."""
+    boundary = "ragkit-test-boundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+            "Content-Type: text/markdown\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+
+    def parts() -> Iterator[bytes]:
+        yield body[:40]
+        go_on.wait(60)
+        yield body[40:]
+
+    headers = {
+        "content-type": f"multipart/form-data; boundary={boundary}",
+        "content-length": str(len(body)),
+    }
+    return headers, parts()
+
+
+def test_an_upload_refused_with_409_leaves_no_file_and_a_job_counts_its_files(
+    api: httpx.Client, root: Path, work: Path
+) -> None:
+    folder = root / "slow"
+    folder.mkdir()
+    for number in range(300):
+        (folder / f"slow-{number}.md").write_text(
+            f"# Slow {number}\n\nSlow note {number} is about the kiln at {number} degrees.\n" * 4,
+            encoding="utf-8",
+        )
+    (folder / "blank.md").write_text("", encoding="utf-8")
+    go_on = threading.Event()
+    headers, body = multipart_in_two_parts("late-upload.md", b"# Late\n\nToo late.\n", go_on)
+    refused: list[httpx.Response] = []
+    uploader = threading.Thread(
+        target=lambda: refused.append(api.post("/api/ingest", content=body, headers=headers))
+    )
+    uploader.start()
+    try:
+        time.sleep(1.0)  # the upload's headers are in: no writer was running then
+        started = api.post("/api/ingest", json={"path": "slow"})
+    finally:
+        go_on.set()
+        uploader.join(60)
+    assert started.status_code == 202, started.text
+    progress = []
+    while (job := api.get(f"/api/jobs/{started.json()['id']}").json())["state"] == "running":
+        progress.append((job["files_done"], job["files_total"]))
+        time.sleep(0.05)
+    assert refused[0].status_code == 409, refused[0].text
+    assert refused[0].json()["error"]["type"] == "IndexBusyError"
+    assert not list((work / "data").rglob("late-upload.md")), "the refused upload was kept"
+    assert job["state"] == "done", job
+    assert (job["files_done"], job["files_total"]) == (301, 301)
+    assert all(done <= total == 301 for done, total in progress if total)
+    assert [item["reason"] for item in job["skipped"]] == ["empty file"]
+    assert job["skipped"][0]["path"].endswith("blank.md")
 
 
 @pytest.mark.parametrize(

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
+from pytest_socket import disable_socket, enable_socket
 
 from app.errors import AnswerQueueFullError, ForbiddenRequestError, InputPathError, UsageError
 from app.serve.answer_queue import AnswerQueue
 from app.serve.errors import error_headers
 from app.serve.uploads import confined_path, parse_roots, safe_name
+
+
+@pytest.fixture(autouse=True)
+def _offline() -> Iterator[None]:
+    """The event loop needs its Unix socket pair; network sockets stay blocked."""
+    disable_socket(allow_unix_socket=True)
+    yield
+    enable_socket()
 
 
 @pytest.mark.parametrize(
@@ -58,15 +69,30 @@ def test_paths_must_stay_under_the_roots(tmp_path: Path) -> None:
 
 def test_the_queue_admits_one_running_and_its_waiting_places() -> None:
     queue = AnswerQueue(waiting=1)
-    queue.admit()
+    first = queue.admit()
     queue.admit()
     with pytest.raises(AnswerQueueFullError) as caught:
         queue.admit()
     assert caught.value.retry_after >= 1
     assert error_headers(caught.value)["Retry-After"] == str(round(caught.value.retry_after))
-    queue.leave()
+    first.leave()
+    first.leave()  # a place is given back once, however often it is left
+    assert queue.admitted == 1
     queue.admit()
     assert queue.admitted == 2
+
+
+def test_an_answer_waiting_for_its_turn_stops_waiting_when_cancelled() -> None:
+    queue = AnswerQueue(waiting=1)
+
+    async def main() -> None:
+        started = await queue.next_turn()
+        with anyio.move_on_after(0.2):
+            await queue.next_turn()  # the model is busy: this waits until cancelled
+        queue.end_turn(started)
+        queue.end_turn(await queue.next_turn())  # the cancelled wait took no turn
+
+    anyio.run(main)
 
 
 def test_a_turn_is_timed_and_shapes_the_retry_estimate() -> None:

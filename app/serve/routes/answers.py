@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
 
 from app.answers import SearchOptions
 from app.errors import UsageError
@@ -17,7 +16,7 @@ from app.serve.dependencies import error_responses, server_state
 from app.serve.errors import error_body
 from app.serve.schemas import AnswerModel, AskRequest, SearchRequest, SearchResponse
 from app.serve.state import ServerState
-from app.serve.streaming import answer_pieces, sse
+from app.serve.streaming import AnswerEvents, answer_pieces, sse
 
 router = APIRouter(prefix="/api", tags=["answers"])
 State = Annotated[ServerState, Depends(server_state)]
@@ -61,18 +60,14 @@ async def ask(body: AskRequest, request: Request, state: State) -> Any:
         raise UsageError("the question is empty")
     options = search_options(body)
     history = history_of((turn.role, turn.content) for turn in body.history)
-    state.queue.admit()
+    place = state.queue.admit()
 
     def start() -> Any:
         return state.rag.stream(question, options, history=history)
 
-    pieces = answer_pieces(state.queue, start)
+    pieces = answer_pieces(state.queue, place, start)
     if "text/event-stream" in request.headers.get("accept", ""):
-        return StreamingResponse(
-            events(state, pieces),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
+        return AnswerEvents(events(state, pieces), place)
     async with aclosing(pieces):
         async for kind, value in pieces:
             if kind == "error":

@@ -70,7 +70,7 @@ async def ingest(request: Request, state: State) -> dict[str, Any]:
             where = ".".join(map(str, problem.get("loc", ()))) or "body"
             raise UsageError(f"{where}: {problem.get('msg', 'invalid')}") from None
         path = confined_path(body.path, state.roots)
-        return state.jobs.start([path], files_total=sum(1 for _ in _files_under(path))).to_dict()
+        return state.jobs.start([path], files_total=0).to_dict()
     if kind != "multipart/form-data":
         raise UsageError('send files as multipart/form-data (field files) or JSON {"path": ...}')
     limits = state.limits
@@ -91,10 +91,18 @@ async def ingest(request: Request, state: State) -> dict[str, Any]:
                     f"{safe_name(upload.filename or '')} is over {limits.file_bytes // 2**20} MB "
                     "(RAG_MAX_FILE_MB)"
                 )
-        saved = await anyio.to_thread.run_sync(_save, uploads, state.upload_dir)
+        # The writer's place is taken before a byte is saved: a refused upload leaves nothing.
+        job = state.jobs.reserve(files_total=len(uploads))
+        try:
+            saved = await anyio.to_thread.run_sync(_save, uploads, state.upload_dir)
+        except BaseException:
+            state.jobs.release(job)
+            raise
     finally:
         await form.close()
-    return state.jobs.start(saved, files_total=len(saved)).to_dict()
+    job.files_total = len(saved)
+    state.jobs.run(job, saved)
+    return job.to_dict()
 
 
 def _save(uploads: list[UploadFile], folder: Path) -> list[Path]:
@@ -117,11 +125,7 @@ def _save(uploads: list[UploadFile], folder: Path) -> list[Path]:
     return list(dict.fromkeys(saved))
 
 
-def _files_under(path: Path) -> list[Path]:
-    return [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-
-
 @router.get("/jobs/{job_id}", response_model=JobModel, responses=error_responses(404))
 def job(job_id: str, state: State) -> dict[str, Any]:
-    """An ingest job's progress: files, chunks embedded of total, skipped files with reasons."""
+    """An ingest's progress: files read of total, chunks embedded of total, skips with reasons."""
     return state.jobs.get(job_id).to_dict()

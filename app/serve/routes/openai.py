@@ -16,7 +16,6 @@ from contextlib import aclosing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import StreamingResponse
 
 from app.answers import Answer
 from app.errors import UsageError
@@ -26,7 +25,7 @@ from app.serve.errors import error_body
 from app.serve.routes.answers import answer_dict
 from app.serve.schemas import ChatCompletion, ChatCompletionRequest, ModelList
 from app.serve.state import ServerState
-from app.serve.streaming import answer_pieces
+from app.serve.streaming import AnswerEvents, answer_pieces
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 State = Annotated[ServerState, Depends(server_state)]
@@ -72,16 +71,12 @@ async def chat_completions(body: ChatCompletionRequest, state: State) -> Any:
     """Answer the last user message from the documents (``stream: true`` for chunks)."""
     question, earlier = split_messages(body)
     history = history_of(earlier)
-    state.queue.admit()
-    pieces = answer_pieces(state.queue, lambda: state.rag.stream(question, history=history))
+    place = state.queue.admit()
+    pieces = answer_pieces(state.queue, place, lambda: state.rag.stream(question, history=history))
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
     if body.stream:
-        return StreamingResponse(
-            chunks(pieces, completion_id, created, body.model, state),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
+        return AnswerEvents(chunks(pieces, completion_id, created, body.model, state), place)
     async with aclosing(pieces):
         async for kind, value in pieces:
             if kind == "error":
