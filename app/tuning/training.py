@@ -82,9 +82,8 @@ def train(
         optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, 1 - step / len(plan))
     )
     check_every = max(1, len(plan) // max(1, options.checks))
-    before = best = held_out_accuracy(model, held_out)
-    best_state = _copy_state(model)
-    checks_without_gain, steps, stopped = 0, 0, "done"
+    keeper = _BestWeights(model, held_out)
+    steps, stopped = 0, "done"
     for steps, batch in enumerate(plan, start=1):
         if time.perf_counter() - started > options.budget_seconds:
             steps, stopped = steps - 1, "budget"
@@ -101,20 +100,12 @@ def train(
         optimizer.zero_grad()
         if on_progress is not None:
             on_progress(steps, len(plan))
-        if steps % check_every == 0 or steps == len(plan):
-            score = held_out_accuracy(model, held_out)
-            if score > best or not held_out:
-                best, best_state, checks_without_gain = score, _copy_state(model), 0
-            else:
-                checks_without_gain += 1
-                if checks_without_gain >= CHECKS_WITHOUT_GAIN:
-                    stopped = "converged"
-                    break
-    if held_out and steps % check_every:
-        score = held_out_accuracy(model, held_out)
-        if score > best:
-            best, best_state = score, _copy_state(model)
-    model.load_state_dict(best_state)
+        if (steps % check_every == 0 or steps == len(plan)) and keeper.check() == "stop":
+            stopped = "converged"
+            break
+    if steps % check_every and stopped == "budget":
+        keeper.check()
+    keeper.restore()
     out.mkdir(parents=True, exist_ok=True)
     model.save(str(out), create_model_card=False, safe_serialization=True)
     run = TrainingRun(
@@ -122,8 +113,8 @@ def train(
         planned_steps=len(plan),
         pairs=len(pairs),
         seconds=round(time.perf_counter() - started, 1),
-        held_out_before=round(before, 4),
-        held_out_after=round(best, 4),
+        held_out_before=round(keeper.before, 4),
+        held_out_after=round(keeper.best, 4),
         stopped=stopped,
     )
     return run
@@ -181,6 +172,38 @@ def _ranking_loss(model: Any) -> Any:
     except ImportError:  # sentence-transformers before 6
         losses = importlib.import_module("sentence_transformers.losses")
     return losses.MultipleNegativesRankingLoss(model)
+
+
+class _BestWeights:
+    """The held-out score at each check, and the weights of the best one (ties: the newest).
+
+    Without held-out pairs there is nothing to compare: the last weights are kept.
+    """
+
+    def __init__(self, model: Any, held_out: Sequence[TrainingPair]) -> None:
+        self._model = model
+        self._held_out = held_out
+        self.before = self.best = held_out_accuracy(model, held_out) if held_out else 0.0
+        self._state: dict[str, Any] | None = _copy_state(model) if held_out else None
+        self._without_gain = 0
+
+    def check(self) -> str:
+        """Score the model now; "stop" after CHECKS_WITHOUT_GAIN checks without a gain."""
+        if not self._held_out:
+            return "go on"
+        score = held_out_accuracy(self._model, self._held_out)
+        if score >= self.best:
+            self._state = _copy_state(self._model)
+        if score > self.best:
+            self.best, self._without_gain = score, 0
+            return "go on"
+        self._without_gain += 1
+        return "stop" if self._without_gain >= CHECKS_WITHOUT_GAIN else "go on"
+
+    def restore(self) -> None:
+        """Put the best weights back into the model (the last ones without held-out pairs)."""
+        if self._state is not None:
+            self._model.load_state_dict(self._state)
 
 
 def _features(model: Any, texts: list[str]) -> Any:

@@ -9,7 +9,7 @@ import pytest
 
 from app.evaluation import load_beir
 from app.models.embeddings import resolve_embedding_model
-from app.tuning.pairs import held_out, label_free_pairs
+from app.tuning.pairs import label_free_pairs
 from app.tuning.training import TrainingOptions, train
 from retrievers.docstore import ChunkRecord
 from tests.conftest import DATA_DIR
@@ -59,14 +59,14 @@ def test_the_saved_model_loads_offline_and_two_runs_with_one_seed_agree(tmp_path
     dataset = load_beir(Path(__file__).resolve().parents[2].parent / "shared/data/scifact")
     records = [
         ChunkRecord(doc_id, text, {"source": doc_id, "title": title})
-        for doc_id, (title, text) in list(dataset.corpus.items())[:40]
+        for doc_id, (title, text) in list(dataset.corpus.items())[:20]
     ]
-    pairs, kept_back = held_out(label_free_pairs(records, seed=0), 0.1, seed=0)
-    options = TrainingOptions(batch_size=8, max_seq_length=64, checks=2)
+    pairs = label_free_pairs(records, seed=0)
+    options = TrainingOptions(batch_size=8, max_seq_length=64)
     base = resolve_embedding_model(BASE)
-    runs = [train(base, pairs, kept_back, tmp_path / name, options) for name in ("a", "b")]
-    assert runs[0].steps == runs[1].steps > 0
-    assert runs[0].held_out_after == runs[1].held_out_after >= runs[0].held_out_before
+    # No held-out pairs: no early stopping, so the last weights are saved.
+    runs = [train(base, pairs, [], tmp_path / name, options) for name in ("a", "b")]
+    assert runs[0].steps == runs[1].steps == runs[0].planned_steps > 0
     weights = [load_file(str(tmp_path / name / "model.safetensors")) for name in ("a", "b")]
     assert weights[0].keys() == weights[1].keys()
     assert all((weights[0][key] == weights[1][key]).all() for key in weights[0])
