@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from app import Rag
 from retrievers.writer_lock import HOLDER_FILE
 from tests.integration.conftest import COMMAND_TIMEOUT, rag_env, run_rag
+from tests.support.readers import reading_continuously
 
 pytestmark = pytest.mark.integration
 
@@ -51,50 +51,35 @@ def test_second_writer_fails_or_waits_while_readers_keep_answering(tmp_path: Pat
         stderr=subprocess.PIPE,
         text=True,
     )
-    reads: list[int] = []
-    errors: list[BaseException] = []
-    stop = threading.Event()
-
-    def read_continuously() -> None:
-        while not stop.is_set():
-            try:
-                reads.append(len(rag.retrieve("item 42", k=3)))
-            except BaseException as error:  # any failure of a reader fails the test
-                errors.append(error)
-            time.sleep(0.02)
-
     try:
         _wait_for(index_dir / HOLDER_FILE, 120)
-        reader = threading.Thread(target=read_continuously)
-        reader.start()
-        busy = run_rag(["ingest", str(small)], env, check=False)
-        assert busy.returncode == 1
-        assert "another ingest is writing the index" in busy.stderr
-        assert f"pid {writer.pid}" in busy.stderr
-        assert "--wait SECONDS" in busy.stderr
+        with reading_continuously(rag, "item 42") as reads:
+            busy = run_rag(["ingest", str(small)], env, check=False)
+            assert busy.returncode == 1
+            assert "another ingest is writing the index" in busy.stderr
+            assert f"pid {writer.pid}" in busy.stderr
+            assert "--wait SECONDS" in busy.stderr
 
-        cli_read = run_rag(["ask", "item 42", "--retrieve-only", "--json"], env)
-        assert '"sources": [{' in cli_read.stdout
+            cli_read = run_rag(["ask", "item 42", "--retrieve-only", "--json"], env)
+            assert '"sources": [{' in cli_read.stdout
 
-        waiting = subprocess.Popen(
-            [sys.executable, "-m", "app", "ingest", str(small), "--wait", "300"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        _, err = writer.communicate(timeout=COMMAND_TIMEOUT)
-        assert writer.returncode == 0, err
-        _, waited_err = waiting.communicate(timeout=COMMAND_TIMEOUT)
-        assert waiting.returncode == 0, waited_err
+            waiting = subprocess.Popen(
+                [sys.executable, "-m", "app", "ingest", str(small), "--wait", "300"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            _, err = writer.communicate(timeout=COMMAND_TIMEOUT)
+            assert writer.returncode == 0, err
+            _, waited_err = waiting.communicate(timeout=COMMAND_TIMEOUT)
+            assert waiting.returncode == 0, waited_err
     finally:
-        stop.set()
         if writer.poll() is None:
             writer.kill()
-    reader.join(timeout=30)
-    assert errors == []
-    assert reads and all(count == 3 for count in reads)
-    print(f"concurrent reads during ingest: {len(reads)}, failures: {len(errors)}")
+    assert reads.errors == []
+    assert reads.counts and all(count == 3 for count in reads.counts)
+    print(f"concurrent reads during ingest: {len(reads.counts)}, failures: {len(reads.errors)}")
     # The long-lived reader sees the new version without being restarted.
     assert len(rag.index()) > 120
     assert len(rag.retrieve("item 42", k=1000)) > 120

@@ -10,7 +10,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 from app import Rag
 from retrievers.postgres.schema import CollectionTables
 from tests.integration.conftest import COMMAND_TIMEOUT, rag_env, run_json, run_rag
+from tests.support.readers import reading_continuously
 
 pytestmark = pytest.mark.integration
 
@@ -137,35 +137,20 @@ def test_a_second_writer_is_busy_and_nothing_is_lost_or_duplicated(
         stderr=subprocess.PIPE,
         text=True,
     )
-    reads: list[int] = []
-    errors: list[BaseException] = []
-    stop = threading.Event()
-
-    def read_continuously() -> None:
-        while not stop.is_set():
-            try:
-                reads.append(len(rag.retrieve("topic 5 sentence", k=3)))
-            except BaseException as error:  # any failure of a reader fails the test
-                errors.append(error)
-            time.sleep(0.02)
-
-    reader = threading.Thread(target=read_continuously)
     try:
         wait_for_writer(postgres_url, 120)
-        reader.start()
-        busy = run_rag(["ingest", str(small)], env, check=False)
-        assert busy.returncode == 1, busy.stderr
-        assert "another ingest is writing the index at" in busy.stderr
-        assert f"pid {writer.pid}" in busy.stderr and "--wait SECONDS" in busy.stderr
-        assert "postgres@127.0.0.1" in busy.stderr
-        _, err = writer.communicate(timeout=COMMAND_TIMEOUT)
-        assert writer.returncode == 0, err
+        with reading_continuously(rag, "topic 5 sentence") as reads:
+            busy = run_rag(["ingest", str(small)], env, check=False)
+            assert busy.returncode == 1, busy.stderr
+            assert "another ingest is writing the index at" in busy.stderr
+            assert f"pid {writer.pid}" in busy.stderr and "--wait SECONDS" in busy.stderr
+            assert "postgres@127.0.0.1" in busy.stderr
+            _, err = writer.communicate(timeout=COMMAND_TIMEOUT)
+            assert writer.returncode == 0, err
     finally:
-        stop.set()
         if writer.poll() is None:
             writer.kill()
-    reader.join(timeout=30)
-    assert errors == [] and reads and all(count == 3 for count in reads)
+    assert reads.errors == [] and reads.counts and all(count == 3 for count in reads.counts)
 
     files, ids = state_of(postgres_url)
     assert len(ids) == len(set(ids))
