@@ -4,7 +4,8 @@ PDF text is read by pypdf (the baseline: ragkit's reader before PDFium), pypdfiu
 default) and pdfplumber (the table finder, run only on pages with ruled cells); the table
 also checks that pypdfium2 and pypdf find the same words. Office, OpenDocument, EPUB and
 e-mail files are made with the libraries that write them; "pages" are their Documents
-(slides, sheets, chapters, messages). OCR reads a scanned page rendered from text.
+(slides, sheets, chapters, messages). OCR reads a scanned page rendered from text. The
+two-column PDF (lines written across both columns) takes ragkit's column-order path.
 
     python benchmarks/formats.py                # 40-page PDF, 3 OCR pages
     python benchmarks/formats.py --pages 200 --ocr-pages 10
@@ -91,6 +92,13 @@ def pdf_rows(data: bytes) -> list[tuple[str, float, int, str]]:
     ]
 
 
+def two_column_row(pages: int) -> tuple[str, float, int, str]:
+    with tempfile.TemporaryDirectory() as folder:
+        data = made.make_two_column_pdf(Path(folder) / "two.pdf", pages).read_bytes()
+    seconds, count = timed(lambda: len(parse_document(data, ".pdf", "two", "off").pages))
+    return ("PDF two columns, ragkit", seconds, count, "read left column, then right")
+
+
 def format_rows(folder: Path) -> list[tuple[str, float, int, str]]:
     files = made.make_all(folder)
     files["long.xlsx"] = made.make_xlsx(folder / "long.xlsx", rows=5000)
@@ -124,6 +132,7 @@ def main() -> None:
     parser.add_argument("--ocr-pages", type=int, default=3, help="scanned pages for OCR")
     args = parser.parse_args()
     rows = pdf_rows(report_pdf(args.pages))
+    rows.append(two_column_row(args.pages))
     with tempfile.TemporaryDirectory() as folder:
         rows += format_rows(Path(folder))
     rows.append(ocr_row(args.ocr_pages))

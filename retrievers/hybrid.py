@@ -209,7 +209,7 @@ class HybridRetriever(BaseRetriever):
         """
         ranked = self.rank(query, k or self.k)
         query_tokens = set(tokenize(query))
-        with_title = self.index.chunking.with_title
+        context = self.index.chunking.context
         documents = []
         for hit in ranked:
             record = hit.record or self._local().records[hit.row]
@@ -218,7 +218,7 @@ class HybridRetriever(BaseRetriever):
                 metadata["score"] = hit.cosine
             metadata["bm25"] = hit.bm25
             metadata["fused"] = hit.fused
-            coverage = lexical_coverage(query_tokens, search_text(record, with_title))
+            coverage = lexical_coverage(query_tokens, search_text(record, context))
             metadata["lexical_match"] = coverage >= LEXICAL_MATCH_SHARE
             documents.append(Document(page_content=record.text, metadata=metadata, id=record.id))
         return documents

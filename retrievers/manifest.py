@@ -67,13 +67,9 @@ class Chunking:
     chunk_size: int
     chunk_overlap: int
     context: str = "none"
-    """``title``: the document title goes in front of each chunk for embedding and BM25."""
+    """What goes in front of each chunk for embedding and BM25: ``none``, ``title`` (the document
+    title) or ``section`` (the title, then the chunk's section path); see ``search_text``."""
     splitter: str = "recursive-character"
-
-    @property
-    def with_title(self) -> bool:
-        """Whether each chunk is embedded and BM25-indexed with its document title in front."""
-        return self.context == "title"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, as the manifest keeps it."""

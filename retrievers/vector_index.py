@@ -38,12 +38,23 @@ class SearchHit:
     score: float
 
 
-def search_text(record: ChunkRecord, with_title: bool) -> str:
-    """What is embedded and BM25-indexed for a chunk: its title (when asked) and its text."""
-    title = str(record.metadata.get("title") or "")
-    if with_title and title and not record.text.lstrip().startswith(title):
-        return f"{title}\n\n{record.text}"
-    return record.text
+def search_text(record: ChunkRecord, context: str) -> str:
+    """What is embedded and BM25-indexed for a chunk: its context (see ``Chunking``), then its text.
+
+    ``title`` puts the document title in front, ``section`` the title and then the section path
+    (``Guide > Installation > Windows``; the title is left out when the path starts with it),
+    ``none`` nothing. A title the text already starts with is not repeated.
+    """
+    text = record.text
+    title = str(record.metadata.get("title") or "").strip()
+    section = str(record.metadata.get("section") or "").strip() if context == "section" else ""
+    lines = []
+    repeated = text.lstrip().startswith(title) or section.startswith(title)
+    if context in ("title", "section") and title and not repeated:
+        lines.append(title)
+    if section:
+        lines.append(section)
+    return "\n".join(lines) + f"\n\n{text}" if lines else text
 
 
 def text_key(text: str) -> str:
@@ -120,7 +131,7 @@ class VectorIndex:
             )
         unit = normalize(vectors) if len(records) else np.zeros((0, embedding.dimension), "f4")
         spec = index_spec_for(index_type, len(records), vector_dtype)
-        sparse = SparseIndex.build([search_text(r, chunking.with_title) for r in records])
+        sparse = SparseIndex.build([search_text(r, chunking.context) for r in records])
         return cls(
             embedding,
             chunking,

@@ -132,7 +132,7 @@ class IndexVectorStore(VectorStore):
                 for chunk_id, text, meta in zip(chosen, items, metadata, strict=True)
             ]
             embedded = self._embedding.embed_documents(
-                [search_text(record, chunking.with_title) for record in records]
+                [search_text(record, chunking.context) for record in records]
             )
             vectors = normalize(embedded)
             replaced = set(chosen)

@@ -295,8 +295,9 @@ SPECS: tuple[SettingSpec, ...] = (
         "chunk_context",
         "RAG_CHUNK_CONTEXT",
         "title",
-        "What to put before each chunk for embedding and BM25: title (the document title) or none.",
-        _choice("title", "none"),
+        "What to put before each chunk for embedding and BM25: title (the document title), "
+        "section (the title, then the chunk's section path) or none.",
+        _choice("title", "section", "none"),
     ),
     SettingSpec(
         "retrieval_mode",

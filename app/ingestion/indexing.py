@@ -35,7 +35,7 @@ def chunk_records(documents: Sequence[Document], settings: Settings) -> list[Chu
 
 def embedded_texts(records: Sequence[ChunkRecord], chunking: Chunking) -> list[str]:
     """What is embedded for each record (its title in front when the chunking says so)."""
-    return [search_text(record, chunking.with_title) for record in records]
+    return [search_text(record, chunking.context) for record in records]
 
 
 def embedding_spec(settings: Settings, dimension: int) -> EmbeddingSpec:

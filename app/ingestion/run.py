@@ -337,8 +337,9 @@ def _previous_manifest(
         raise ConfigError(
             f"the index at {store.location} was built with RAG_CHUNK_SIZE="
             f"{previous.chunking.chunk_size} and RAG_CHUNK_OVERLAP="
-            f"{previous.chunking.chunk_overlap}; run `rag ingest --rebuild PATH` to "
-            f"re-chunk with {settings.chunk_size}/{settings.chunk_overlap}"
+            f"{previous.chunking.chunk_overlap} and RAG_CHUNK_CONTEXT={previous.chunking.context}; "
+            f"run `rag ingest --rebuild PATH` to re-chunk with {settings.chunk_size}/"
+            f"{settings.chunk_overlap} and RAG_CHUNK_CONTEXT={settings.chunk_context}"
         )
     recorded = previous.embedding.backend or (
         "torch" if previous.embedding.provider == "huggingface" else previous.embedding.provider

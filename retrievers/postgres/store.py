@@ -212,9 +212,7 @@ class PostgresStore:
             build_faiss_index(faiss_spec, vectors),
             manifest.files,
             created_at=manifest.created_at,
-            sparse=SparseIndex.build(
-                [search_text(r, manifest.chunking.with_title) for r in records]
-            ),
+            sparse=SparseIndex.build([search_text(r, manifest.chunking.context) for r in records]),
             stored_vectors=vectors.astype(spec.vector_dtype, copy=False),
             index_spec=spec,
         )
@@ -414,10 +412,10 @@ class PostgresStore:
             return 0
         tokens = 0
         unit = normalize(vectors)
-        with_title = manifest.chunking.with_title
+        context = manifest.chunking.context
         with cursor.copy(f"COPY {self.tables.chunks} ({COPY_COLUMNS}) FROM STDIN") as copy:
             for record, vector in zip(records, unit, strict=True):
-                embedded = search_text(record, with_title)
+                embedded = search_text(record, context)
                 words = tokenize(embedded)
                 tokens += len(words)
                 copy.write_row(

@@ -85,6 +85,35 @@ def test_bm25_scores_in_postgres_equal_the_local_ones_after_edits_and_deletes(
         (docs / "backup.md").write_text("# Backup\n\nrestic backup weekly, restic check monthly.")
 
 
+def test_section_context_is_searched_alike_in_postgres_and_locally(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    from app import Rag
+    from app.config.settings import resolve_settings
+    from app.ingestion.run import ingest_paths
+    from app.retrieval import build_store
+    from tests.unit.conftest import COUNTING_DIMENSION, CountingEmbeddings, write_files
+
+    guide = "# Guide\n\n## Installation\n\n### Windows\n\nRun the installer and reboot.\n"
+    docs = write_files(tmp_path / "docs", {"guide.md": guide, "other.md": "# Other\n\nReboot."})
+    embeddings = CountingEmbeddings(size=COUNTING_DIMENSION)
+    found = {}
+    for kind, overrides in {
+        "local": {"index_dir": tmp_path / "index"},
+        "postgres": {"store": "postgres", "postgres_url": postgres_url},
+    }.items():
+        settings = resolve_settings({**overrides, "chunk_context": "section"}, {}, {})
+        store = build_store(settings)
+        ingest_paths([docs], store, settings, embeddings)
+        hits = Rag(settings, embeddings=embeddings, store=store).retriever(k=2, mode="bm25")
+        found[kind] = [
+            (doc.metadata["section"], round(doc.metadata["bm25"], 5))
+            for doc in hits.invoke("installation reboot")
+        ]
+    assert found["postgres"] == found["local"]
+    assert found["local"][0][0] == "Guide > Installation > Windows"
+
+
 def test_float16_vectors_are_kept_as_halfvec_and_searched(
     tmp_path: Path, postgres_url: str
 ) -> None:

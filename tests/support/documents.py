@@ -397,3 +397,41 @@ def make_table_pdf(path: Path, pages: int = 3) -> Path:
         pdf.cell(0, 8, f"Page {number} of {pages}", new_x="LMARGIN", new_y="NEXT")
     path.write_bytes(bytes(pdf.output()))
     return path
+
+
+LEFT_COLUMN = (
+    "The glacier survey of the northern ridge counted forty-one crevasses along the upper "
+    "route, and the rangers marked each one with a red pole before the spring thaw began."
+)
+RIGHT_COLUMN = (
+    "Hut wardens in the southern valley kept a log of every party that crossed the pass, "
+    "with the weather, the time they left and the time they came back down."
+)
+
+
+def make_two_column_pdf(path: Path, pages: int = 1) -> Path:
+    """A page set in two columns by fpdf2, written line by line across both columns.
+
+    Left and right lines alternate in the content stream (as many layout programs write
+    them), so a reader that follows the stream mixes the columns; a full-width title above.
+    """
+    import textwrap
+
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    for _ in range(pages):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=16)
+        pdf.text(10, 20, "Mountain notes: the ridge and the valley, a field report")
+        pdf.set_font("Helvetica", size=10)
+        left = textwrap.wrap(" ".join([LEFT_COLUMN] * 3), 48)
+        right = textwrap.wrap(" ".join([RIGHT_COLUMN] * 3), 48)
+        for line in range(max(len(left), len(right))):
+            y = 35 + 5 * line
+            if line < len(left):
+                pdf.text(10, y, left[line])
+            if line < len(right):
+                pdf.text(110, y, right[line])
+    path.write_bytes(bytes(pdf.output()))
+    return path

@@ -214,6 +214,30 @@ def test_pdf_tables_become_markdown_and_running_lines_are_dropped(tmp_path: Path
         assert page.text.startswith(prose)
 
 
+def test_a_two_column_pdf_page_is_read_left_column_then_right(tmp_path: Path) -> None:
+    data = made.make_two_column_pdf(tmp_path / "two.pdf").read_bytes()
+    text = " ".join(parse_document(data, ".pdf", "t", "off").pages[0].text.split())
+    assert text.startswith("Mountain notes: the ridge and the valley, a field report")
+    assert made.LEFT_COLUMN in text and made.RIGHT_COLUMN in text
+    assert text.index(made.LEFT_COLUMN) < text.index(made.RIGHT_COLUMN)
+    assert " ".join([made.LEFT_COLUMN] * 3) in text
+
+
+def test_one_column_pages_and_tables_are_not_read_as_columns(tmp_path: Path) -> None:
+    from app.ingestion.formats.pdf import two_columns
+
+    prose = [(72.0, 700.0 - 14 * n, 540.0, 710.0 - 14 * n) for n in range(30)]
+    assert two_columns(prose, 612) is None
+    short_list = [(72.0, 700.0 - 14 * n, 200.0, 710.0 - 14 * n) for n in range(30)]
+    assert two_columns(short_list, 612) is None
+    cells = [(x, 700.0 - 14 * n, x + 40, 710.0 - 14 * n) for n in range(10) for x in (72, 400)]
+    assert two_columns(cells, 612) is None
+    columns = [(x, 700.0 - 14 * n, x + 230, 710.0 - 14 * n) for n in range(10) for x in (50, 330)]
+    assert two_columns(columns, 612) == (305.0, 574.0, 710.0)
+    across = [*columns, (50.0, 640.0, 560.0, 650.0)]
+    assert two_columns(across, 612) is None
+
+
 def test_sync_treats_new_formats_like_any_file(tmp_path: Path) -> None:
     from langchain_core.embeddings import DeterministicFakeEmbedding
 

@@ -8,6 +8,7 @@ from app.errors import ConfigError, IndexMismatchError, NothingIndexedError
 from app.ingestion.run import IngestOptions, ingest_paths
 from retrievers.manifest import Chunking
 from retrievers.snapshot_store import SnapshotStore
+from retrievers.vector_index import search_text
 from tests.unit.conftest import SAMPLE_FILES, CountingEmbeddings, write_files
 
 
@@ -43,7 +44,7 @@ def test_first_ingest_indexes_every_readable_file(
     }
     assert index.embedding.dimension == 16
     assert index.chunking == Chunking(chunk_size=200, chunk_overlap=20, context="title")
-    assert index.chunking.with_title
+    assert index.chunking.context == "title"
     assert store.manifest().chunking.to_dict() == {
         "splitter": "recursive-character",
         "chunk_size": 200,
@@ -131,6 +132,39 @@ def test_changed_chunking_asks_for_a_rebuild(
     ingest_paths([root], store, settings, counting_embeddings)
     with pytest.raises(ConfigError, match="rag ingest --rebuild"):
         ingest_paths([root], store, settings.replace(chunk_size=300), counting_embeddings)
+
+
+def test_changed_chunk_context_asks_for_a_rebuild(
+    tmp_path: Path,
+    settings: Settings,
+    store: SnapshotStore,
+    counting_embeddings: CountingEmbeddings,
+) -> None:
+    root = write_files(tmp_path / "docs", {"a.md": "alpha"})
+    ingest_paths([root], store, settings, counting_embeddings)
+    with pytest.raises(ConfigError, match="RAG_CHUNK_CONTEXT=title; run `rag ingest --rebuild"):
+        ingest_paths([root], store, settings.replace(chunk_context="section"), counting_embeddings)
+
+
+def test_section_context_is_embedded_and_searchable(
+    tmp_path: Path,
+    settings: Settings,
+    store: SnapshotStore,
+    counting_embeddings: CountingEmbeddings,
+) -> None:
+    guide = "# Guide\n\n## Installation\n\n### Windows\n\nRun the installer and reboot once.\n"
+    root = write_files(tmp_path / "docs", {"guide.md": guide})
+    ingest_paths([root], store, settings.replace(chunk_context="section"), counting_embeddings)
+    index = store.load()
+    assert index.chunking.context == "section"
+    record = next(r for r in index.records if "installer" in r.text)
+    assert record.metadata["section"] == "Guide > Installation > Windows"
+    embedded = search_text(record, "section")
+    assert embedded.startswith("Guide > Installation > Windows\n\n### Windows")
+    assert embedded in counting_embeddings.texts
+    assert index.sparse is not None
+    hits = index.sparse.search("windows installation", 1)
+    assert [index.records[row].id for row, _ in hits] == [record.id]
 
 
 def test_other_embedding_model_asks_for_a_rebuild(

@@ -114,7 +114,7 @@ def test_reused_vectors_are_the_vectors_of_their_text(
     index = store.load()
     fresh = CountingEmbeddings(size=COUNTING_DIMENSION)
     for row, record in enumerate(index.records):
-        expected = normalize(fresh.embed_documents([search_text(record, with_title=True)]))[0]
+        expected = normalize(fresh.embed_documents([search_text(record, "title")]))[0]
         assert index.vector(row).tolist() == pytest.approx(expected.tolist(), abs=1e-6)
 
 

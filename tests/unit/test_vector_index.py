@@ -12,7 +12,7 @@ from retrievers.errors import IndexDamagedError, IndexMismatchError, IndexNotFou
 from retrievers.manifest import Chunking, EmbeddingSpec, FileEntry
 from retrievers.snapshot_store import SnapshotStore
 from retrievers.snapshots import CURRENT_FILE, current_snapshot, publish_snapshot
-from retrievers.vector_index import VectorIndex
+from retrievers.vector_index import VectorIndex, search_text
 
 SPEC = EmbeddingSpec("huggingface", "test-model", 8)
 CHUNKING = Chunking(chunk_size=100, chunk_overlap=10)
@@ -209,3 +209,28 @@ def test_a_planted_pickle_is_never_loaded(tmp_path: Path) -> None:
     assert len(_load(folder)) == 2
     assert not marker.exists()
     assert os.listdir(tmp_path).count("pwned") == 0
+
+
+@pytest.mark.parametrize(
+    ("context", "title", "section", "text", "expected"),
+    [
+        ("none", "Guide", "Guide > Setup", "Run it.", "Run it."),
+        ("title", "Guide", "Guide > Setup", "Run it.", "Guide\n\nRun it."),
+        ("title", "Guide", "", "Guide: run it.", "Guide: run it."),
+        ("section", "Guide", "Guide > Setup", "Run it.", "Guide > Setup\n\nRun it."),
+        (
+            "section",
+            "notes.md",
+            "Setup > Windows",
+            "Run it.",
+            "notes.md\nSetup > Windows\n\nRun it.",
+        ),
+        ("section", "Guide", "", "Run it.", "Guide\n\nRun it."),
+        ("section", "", "Setup", "Run it.", "Setup\n\nRun it."),
+    ],
+)
+def test_search_text_puts_the_chunk_context_in_front(
+    context: str, title: str, section: str, text: str, expected: str
+) -> None:
+    metadata = {"title": title, **({"section": section} if section else {})}
+    assert search_text(ChunkRecord("c", text, metadata), context) == expected

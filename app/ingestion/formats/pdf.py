@@ -2,8 +2,9 @@
 
 PDFium (pypdfium2) reads the text: about four times as fast as pypdf, with the same words
 (benchmarks/formats.py). pypdf reads what PDFium cannot (a damaged document catalogue), and
-pdfplumber turns the tables of the pages that have ruled cells into Markdown tables. Pages
-without a text layer go to OCR.
+pdfplumber turns the tables of the pages that have ruled cells into Markdown tables. A page
+set in two columns (a clear gutter with prose on both sides) is read left column, then right.
+Pages without a text layer go to OCR.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def _read_with_pdfium(data: bytes) -> tuple[str | None, tuple[Page, ...], int]:
         texts, ruled = [], []
         for index in range(len(document)):
             page = document[index]
-            texts.append(page.get_textpage().get_text_range().replace("\r\n", "\n").strip())
+            texts.append(_page_text(page.get_textpage(), page.get_width(), page.get_height()))
             paths = page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=2)
             drawn = sum(1 for _ in zip(range(MAX_TABLE_RULES + 1), paths, strict=False))
             if MIN_TABLE_RULES <= drawn <= MAX_TABLE_RULES:
@@ -145,6 +146,73 @@ def _read_with_pdfium(data: bytes) -> tuple[str | None, tuple[Page, ...], int]:
     pages = {n: Page(text, n) for n, text in enumerate(texts, start=1) if text}
     pages.update(_table_pages(data, [n for n in ruled if n in pages]))
     return title, tuple(pages[n] for n in sorted(pages)), count
+
+
+Box = tuple[float, float, float, float]
+"""A text rectangle in PDF points: left, bottom, right, top."""
+MIN_COLUMN_LINES = 4
+"""Text lines each side of a gutter needs before a page is read as two columns."""
+
+
+def _page_text(textpage: Any, width: float, height: float) -> str:
+    """The page's text; a two-column page's left column first, then its right one."""
+    boxes = [textpage.get_rect(i) for i in range(textpage.count_rects())]
+    columns = two_columns(boxes, width)
+    if columns is None:
+        text = textpage.get_text_range()
+    else:
+        gutter, bottom, top = columns
+        parts = (
+            textpage.get_text_bounded(0, top, width, height),
+            textpage.get_text_bounded(0, bottom, gutter, top),
+            textpage.get_text_bounded(gutter, bottom, width, top),
+            textpage.get_text_bounded(0, 0, width, bottom),
+        )
+        text = "\n".join(part.strip() for part in parts if part.strip())
+    return str(text).replace("\r\n", "\n").strip()
+
+
+def two_columns(boxes: Sequence[Box], width: float) -> tuple[float, float, float] | None:
+    """(gutter x, bottom, top) of the band a page is set in two columns, or None.
+
+    Two columns: a clear vertical gap in the middle half of the page, with lines of prose
+    (each over a fifth of the page wide) on both sides for most of the text's height, and
+    nothing crossing the gap inside that band (a title above or a footer below may).
+    """
+    if len(boxes) < 2 * MIN_COLUMN_LINES:
+        return None
+    low, high = 0.25 * width, 0.75 * width
+    covered = sorted(
+        (min(max(b[0], low), high), max(min(b[2], high), low))
+        for b in boxes
+        if b[2] - b[0] < 0.6 * width
+    )
+    gap, start = (0.0, 0.0), low
+    for left, right in covered:
+        if left > start and left - start > gap[1] - gap[0]:
+            gap = (start, left)
+        start = max(start, right)
+    if high - start > gap[1] - gap[0]:
+        gap = (start, high)
+    if gap[1] - gap[0] < 0.02 * width:
+        return None
+    gutter = (gap[0] + gap[1]) / 2
+    sides = [[b for b in boxes if b[2] <= gutter], [b for b in boxes if b[0] >= gutter]]
+    if any(
+        len(side) < MIN_COLUMN_LINES or sum(b[2] - b[0] for b in side) < 0.2 * width * len(side)
+        for side in sides
+    ):
+        return None
+    bottom = min(b[1] for side in sides for b in side)
+    top = max(b[3] for side in sides for b in side)
+    shared = min(max(b[3] for b in side) for side in sides) - max(
+        min(b[1] for b in side) for side in sides
+    )
+    text_height = max(b[3] for b in boxes) - min(b[1] for b in boxes)
+    crossing = [b for b in boxes if b[0] < gutter < b[2]]
+    if shared < 0.5 * text_height or any(b[1] < top and b[3] > bottom for b in crossing):
+        return None
+    return gutter, bottom, top
 
 
 def _table_pages(data: bytes, numbers: Sequence[int]) -> dict[int, Page]:
