@@ -120,6 +120,9 @@ class ForwardingProxy:
                     for name, value in answer.getheaders():
                         if name.lower() not in HOP_BY_HOP:
                             self.send_header(name, value)
+                    # Said, not only done: a client that thinks the connection stays open
+                    # may send its next request on it just as it is closed.
+                    self.send_header("Connection", "close")
                     self.end_headers()
                     if self.command != "HEAD":
                         while block := answer.read1(1 << 16):
