@@ -122,28 +122,31 @@ def test_nothing_to_index_is_an_error(
         ingest_paths([root], store, settings, DeterministicFakeEmbedding(size=8))
 
 
-def test_changed_chunking_asks_for_a_rebuild(
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        ({"chunk_size": 300}, ConfigError, "rag ingest --rebuild"),
+        (
+            {"chunk_context": "section"},
+            ConfigError,
+            "RAG_CHUNK_CONTEXT=title; run `rag ingest --rebuild",
+        ),
+        ({"embed_model": "other"}, IndexMismatchError, "rag ingest --rebuild"),
+    ],
+)
+def test_a_changed_chunking_or_model_asks_for_a_rebuild(
     tmp_path: Path,
     settings: Settings,
     store: SnapshotStore,
     counting_embeddings: CountingEmbeddings,
+    change: dict[str, str | int],
+    error: type[Exception],
+    message: str,
 ) -> None:
     root = write_files(tmp_path / "docs", {"a.md": "alpha"})
     ingest_paths([root], store, settings, counting_embeddings)
-    with pytest.raises(ConfigError, match="rag ingest --rebuild"):
-        ingest_paths([root], store, settings.replace(chunk_size=300), counting_embeddings)
-
-
-def test_changed_chunk_context_asks_for_a_rebuild(
-    tmp_path: Path,
-    settings: Settings,
-    store: SnapshotStore,
-    counting_embeddings: CountingEmbeddings,
-) -> None:
-    root = write_files(tmp_path / "docs", {"a.md": "alpha"})
-    ingest_paths([root], store, settings, counting_embeddings)
-    with pytest.raises(ConfigError, match="RAG_CHUNK_CONTEXT=title; run `rag ingest --rebuild"):
-        ingest_paths([root], store, settings.replace(chunk_context="section"), counting_embeddings)
+    with pytest.raises(error, match=message):
+        ingest_paths([root], store, settings.replace(**change), counting_embeddings)
 
 
 def test_section_context_is_embedded_and_searchable(
@@ -165,18 +168,6 @@ def test_section_context_is_embedded_and_searchable(
     assert index.sparse is not None
     hits = index.sparse.search("windows installation", 1)
     assert [index.records[row].id for row, _ in hits] == [record.id]
-
-
-def test_other_embedding_model_asks_for_a_rebuild(
-    tmp_path: Path,
-    settings: Settings,
-    store: SnapshotStore,
-    counting_embeddings: CountingEmbeddings,
-) -> None:
-    root = write_files(tmp_path / "docs", {"a.md": "alpha"})
-    ingest_paths([root], store, settings, counting_embeddings)
-    with pytest.raises(IndexMismatchError, match="rag ingest --rebuild"):
-        ingest_paths([root], store, settings.replace(embed_model="other"), counting_embeddings)
 
 
 def test_an_index_inside_the_ingested_folder_is_not_ingested(
