@@ -38,6 +38,10 @@ HELP = """Type a question and press Enter. Commands:
   /exit       leave (Ctrl-D works too)"""
 
 
+WARM_UP_WAIT_SECONDS = 60.0  # at most, for a model still loading when the chat ends
+_QUIET_WAIT_SECONDS = 0.5
+
+
 class ChatSession:
     """Reads questions from a terminal (with line editing) or from piped input."""
 
@@ -92,12 +96,14 @@ class ChatSession:
 
     def run(self) -> None:
         """Loop until /exit or end of input."""
+        warm_up: threading.Thread | None = None
         if self.interactive:
             # Chosen before the prompt shows, so the line saying which model answers does not
             # land in the middle of the prompt; the model loads while the user types.
             with contextlib.suppress(RagError):
                 _ = self.rag.llm_choice
-            threading.Thread(target=self._warm_up, daemon=True).start()
+            warm_up = threading.Thread(target=self._warm_up, name="warm-up", daemon=True)
+            warm_up.start()
             _enable_line_editing()
             self._say(
                 "Ask about your documents. /help for commands; /exit, Ctrl-D or Ctrl-C to leave."
@@ -114,11 +120,27 @@ class ChatSession:
                     break
         if self.interactive:
             self._say("")
+        if warm_up is not None:
+            self._wait_for_warm_up(warm_up)
 
     def _warm_up(self) -> None:
         """Load the answer model while the user types; a failure shows at the first question."""
         with contextlib.suppress(Exception):
             self.rag.warm_up()
+
+    def _wait_for_warm_up(self, warm_up: threading.Thread) -> None:
+        """Let a model still loading finish before the process exits (a second Ctrl-C skips it).
+
+        Python's shutdown frees the model and the modules under a thread still loading them,
+        which can crash the process at the very end of a clean exit.
+        """
+        try:
+            warm_up.join(timeout=_QUIET_WAIT_SECONDS)
+            if warm_up.is_alive():
+                self._say("(waiting for the answer model to finish loading; Ctrl-C to skip)")
+                warm_up.join(timeout=WARM_UP_WAIT_SECONDS)
+        except KeyboardInterrupt:
+            return
 
     def handle(self, line: str) -> bool:
         """Answer a question or run a command; False means leave."""

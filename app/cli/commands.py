@@ -16,8 +16,8 @@ import typer
 
 from app.cli import migrate as migrate_command
 from app.cli.display import human_size, table_lines
+from app.cli.library import echo_collections, warn_skipped
 from app.cli.library import register as register_library
-from app.cli.library import warn_skipped
 from app.errors import RagError, UsageError, exit_code_of, one_line
 from retrievers.modes import MODES
 
@@ -343,6 +343,9 @@ def status(
     ctx: typer.Context,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     collection: CollectionOption = None,
+    every_collection: Annotated[
+        bool, typer.Option("--all", help="List every collection of the store instead.")
+    ] = False,
 ) -> None:
     """Describe the index: files, chunks, embedding model, size, when it was built."""
     state: CliState = ctx.obj
@@ -350,6 +353,9 @@ def status(
     def run() -> None:
         from app.api import index_status
 
+        if every_collection:
+            echo_collections(state.settings(collection=collection), json_output)
+            return
         info = index_status(state.settings(collection=collection))
         if json_output:
             typer.echo(json.dumps(info.to_dict(), ensure_ascii=False))

@@ -53,36 +53,9 @@ def register(cli: typer.Typer, guarded: Guard) -> None:
 
     @cli.command(name="collections")
     def list_collections(ctx: typer.Context, json_output: JsonOption = False) -> None:
-        """List the collections in ragkit's data folder: files, chunks, size, model, last ingest."""
+        """List the collections of the store: files, chunks, size, model, last ingest."""
         state: CommandState = ctx.obj
-
-        def run() -> None:
-            from app.api import collections
-
-            found = collections(state.settings())
-            if json_output:
-                typer.echo(json.dumps([c.to_dict() for c in found], ensure_ascii=False))
-                return
-            if not found:
-                typer.echo("No collections yet: `rag ingest PATH [--collection NAME]` makes one.")
-                return
-            rows = [("", "name", "files", "chunks", "size", "embedding", "last ingest")]
-            for c in found:
-                rows.append(
-                    (
-                        "*" if c.in_use else "",
-                        c.name,
-                        str(c.files),
-                        str(c.chunks),
-                        human_size(c.size_bytes),
-                        c.embedding or f"({c.problem})",
-                        c.last_ingest,
-                    )
-                )
-            for line in table_lines(rows):
-                typer.echo(line)
-
-        guarded(run, state.debug)
+        guarded(lambda: echo_collections(state.settings(), json_output), state.debug)
 
     @cli.command()
     def drop(
@@ -251,6 +224,34 @@ def register(cli: typer.Typer, guarded: Guard) -> None:
         typer.echo(
             get_completion_script(prog_name="rag", complete_var="_RAG_COMPLETE", shell=shell)
         )
+
+
+def echo_collections(settings: Settings, json_output: bool) -> None:
+    """Print the store's collections as a table (``rag collections``, ``rag status --all``)."""
+    from app.api import collections
+
+    found = collections(settings)
+    if json_output:
+        typer.echo(json.dumps([c.to_dict() for c in found], ensure_ascii=False))
+        return
+    if not found:
+        typer.echo("No collections yet: `rag ingest PATH [--collection NAME]` makes one.")
+        return
+    rows = [("", "name", "files", "chunks", "size", "embedding", "last ingest")]
+    for c in found:
+        rows.append(
+            (
+                "*" if c.in_use else "",
+                c.name,
+                str(c.files),
+                str(c.chunks),
+                human_size(c.size_bytes),
+                c.embedding or f"({c.problem})",
+                c.last_ingest,
+            )
+        )
+    for line in table_lines(rows):
+        typer.echo(line)
 
 
 def warn_skipped(skipped: SkippedFile) -> None:

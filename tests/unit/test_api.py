@@ -1,5 +1,6 @@
 import dataclasses
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,9 @@ class _Sink:
     def flush(self) -> None:
         pass
 
+    def isatty(self) -> bool:
+        return False
+
 
 def _lines(*lines: str):  # type: ignore[no-untyped-def]
     queue = list(lines)
@@ -183,6 +187,29 @@ def _lines(*lines: str):  # type: ignore[no-untyped-def]
         return queue.pop(0)
 
     return read
+
+
+def test_ctrl_c_at_the_prompt_waits_for_the_model_still_loading(
+    rag: Rag, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leaving while the warm-up thread loads the model would let shutdown free it mid-load."""
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_warm_up() -> None:
+        started.set()
+        release.wait(timeout=30)
+        finished.set()
+
+    def leave(_: str) -> str:
+        assert started.wait(timeout=30)
+        threading.Timer(1.0, release.set).start()  # after the quiet half second
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rag, "warm_up", slow_warm_up)
+    out = _Sink()
+    ChatSession(rag, interactive=True, read_line=leave, out=out).run()  # type: ignore[arg-type]
+    assert finished.is_set()
+    assert "waiting for the answer model to finish loading" in "".join(out.parts)
 
 
 def test_without_llm_rewriting_the_previous_question_carries_the_subject() -> None:

@@ -56,6 +56,7 @@ def test_two_collections_answer_independently_and_drop_removes_one(
     assert listed["work"]["last_ingest"] and listed["work"]["size_bytes"] > 0
     table = _rag("collections")[1]
     assert "thesis" in table and "last ingest" in table
+    assert _rag("status", "--all") == (0, table, "")
 
     code, _, _ = _rag("drop", "work", input="n\n")
     assert code == 1  # not confirmed: nothing dropped
