@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from app.answers import Answer, AnswerStream, SearchOptions, Source
-    from app.api import IndexStatus, Rag, index_status
+    from app.api import Rag
     from app.config.settings import Settings, load_settings
     from app.errors import ConfigError, ProviderError, RagError
     from app.ingestion.run import IngestOptions, IngestReport
+    from app.retrieval.catalog import IndexStatus, index_status
 
 __version__ = "0.1.0"
 
@@ -22,9 +23,9 @@ _EXPORTS = {
     "Source": "app.answers",
     "AnswerStream": "app.answers",
     "SearchOptions": "app.answers",
-    "IndexStatus": "app.api",
+    "IndexStatus": "app.retrieval.catalog",
     "Rag": "app.api",
-    "index_status": "app.api",
+    "index_status": "app.retrieval.catalog",
     "ConfigError": "app.errors",
     "ProviderError": "app.errors",
     "RagError": "app.errors",

@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 from app.answers import Answer, AnswerStream, SearchOptions, Source, provider_errors
 from app.config.settings import DEFAULT_LLAMACPP_MODEL, Settings, load_settings
-from app.errors import IndexNotFoundError, NotInIndexError, RagError, UsageError, one_line
+from app.errors import NotInIndexError, UsageError
 from app.models.discovery import LocalModel, available_memory, fits
 from app.models.embeddings import build_embeddings
 from app.models.llms import LlmChoice, build_llm, choose_llm, custom_gguf_file, local_chat_models
 from app.models.ollama import explain_client_error
 from app.models.styles import SMALL_MODEL_LIMITS, answer_style, is_small_model
-from app.retrieval import (
-    build_retriever,
-    build_store,
-    drop_store_collection,
-    migration_stores,
-    store_collections,
+from app.retrieval import build_retriever, build_store, migration_stores
+from app.retrieval.catalog import (
+    IndexedFile,
+    IndexStatus,
+    index_status,
+    indexed_files,
 )
 from chains.evidence import SentenceScorer, word_overlap
 
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
     from app.tuning.run import TuneOptions, TuneReport
     from chains.qa import AnswerStyle
     from retrievers.hybrid import CandidateSearch, HybridRetriever
-    from retrievers.manifest import Chunking
     from retrievers.modes import Mode
     from retrievers.store import IndexStore
     from retrievers.vector_index import VectorIndex
@@ -60,61 +59,6 @@ Notify = Callable[[str], None]
 def notify_stderr(message: str) -> None:
     """Default notice channel: one line on stderr."""
     print(f"ragkit: {message}", file=sys.stderr)
-
-
-@dataclass(frozen=True)
-class IndexStatus:
-    """What ``rag status`` shows about the live index."""
-
-    index_dir: str
-    files: int
-    chunks: int
-    embedding: str
-    dimension: int
-    size_bytes: int
-    created_at: str
-    chunking: Chunking
-    index_type: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for JSON output."""
-        return {**self.__dict__, "chunking": self.chunking.to_dict()}
-
-
-@dataclass(frozen=True)
-class IndexedFile:
-    """One file in the index, as ``rag ls``, the server and MCP list it."""
-
-    source: str
-    path: str
-    chunks: int
-    size: int
-    content_hash: str
-    indexed_at: str = ""
-    pages: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for JSON output."""
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class CollectionInfo:
-    """One collection of ragkit's data folder, as ``rag collections`` lists it."""
-
-    name: str
-    location: str
-    files: int
-    chunks: int
-    size_bytes: int
-    embedding: str
-    last_ingest: str
-    in_use: bool
-    problem: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for JSON output."""
-        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -379,19 +323,7 @@ class Rag:
 
     def documents(self) -> list[IndexedFile]:
         """The files in the index, by source, from its manifest (no vectors loaded)."""
-        files = sorted(self.store.manifest().files, key=lambda entry: entry.source)
-        return [
-            IndexedFile(
-                entry.source,
-                entry.path,
-                entry.chunks,
-                entry.size,
-                entry.content_hash,
-                entry.indexed_at,
-                entry.pages,
-            )
-            for entry in files
-        ]
+        return indexed_files(self.store)
 
     def passage(self, chunk_id: str) -> Source:
         """One indexed chunk by its id, as a citation links to it (``NotInIndexError``)."""
@@ -609,55 +541,6 @@ def quotes_answers(settings: Settings, choice: LlmChoice) -> bool:
         return settings.answer_mode == "extract"
     embedded = choice.provider == "llamacpp" and choice.model == DEFAULT_LLAMACPP_MODEL
     return embedded or settings.llm_prompt == "small"
-
-
-def index_status(settings: Settings, store: IndexStore | None = None) -> IndexStatus:
-    """Describe the live index from its manifest, without loading vectors or models."""
-    store = store or build_store(settings)
-    manifest = store.manifest()
-    return IndexStatus(
-        index_dir=store.location,
-        files=len(manifest.files),
-        chunks=manifest.chunk_count,
-        embedding=f"{manifest.embedding.provider}:{manifest.embedding.model}",
-        dimension=manifest.embedding.dimension,
-        size_bytes=store.size_bytes(),
-        created_at=manifest.created_at,
-        chunking=manifest.chunking,
-        index_type=manifest.index.label,
-    )
-
-
-def collections(settings: Settings) -> list[CollectionInfo]:
-    """The collections of ragkit's data folder, described from their manifests."""
-    live = build_store(settings).location
-    found = []
-    for name, store in store_collections(settings).items():
-        in_use = store.location == live
-        try:
-            manifest = store.manifest()
-        except RagError as error:
-            problem = "empty" if isinstance(error, IndexNotFoundError) else one_line(error)
-            found.append(CollectionInfo(name, store.location, 0, 0, 0, "", "", in_use, problem))
-            continue
-        found.append(
-            CollectionInfo(
-                name=name,
-                location=store.location,
-                files=len(manifest.files),
-                chunks=manifest.chunk_count,
-                size_bytes=store.size_bytes(),
-                embedding=f"{manifest.embedding.provider}:{manifest.embedding.model}",
-                last_ingest=manifest.created_at,
-                in_use=in_use,
-            )
-        )
-    return found
-
-
-def drop_collection(settings: Settings, name: str, wait_seconds: float = 0.0) -> str:
-    """Delete a collection of the settings' store (its documents stay); where it was."""
-    return drop_store_collection(settings, name, wait_seconds)
 
 
 def local_models(settings: Settings) -> LocalModels:

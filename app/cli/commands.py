@@ -1,6 +1,8 @@
-"""The ``rag`` command: ingest, ask, chat, serve, mcp, status, migrate, doctor, eval, tune.
+"""The ``rag`` command: ingest, ask, chat, status, reindex, migrate, doctor, serve, mcp.
 
-Heavy imports (torch, faiss, LangChain) happen inside the commands that need them.
+The model commands (``model_commands``) and the collection commands (``library``) register
+themselves on the same app. Heavy imports (torch, faiss, LangChain) happen inside the commands
+that need them.
 """
 
 from __future__ import annotations
@@ -10,22 +12,21 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from app.cli import migrate as migrate_command
-from app.cli.display import human_size, table_lines
+from app.cli.display import ProgressBar, human_size
 from app.cli.library import echo_collections, warn_skipped
 from app.cli.library import register as register_library
+from app.cli.model_commands import register as register_model_commands
+from app.cli.options import CollectionOption, IndexTypeOption, JsonOption, WaitOption
 from app.errors import RagError, UsageError, exit_code_of, one_line
-from retrievers.modes import MODES
 
 if TYPE_CHECKING:
-    from app.api import LocalModels, Rag
+    from app.api import Rag
     from app.config.settings import Settings
-    from app.evaluation import EvalReport
-    from retrievers.modes import Mode
 
 cli = typer.Typer(
     name="rag",
@@ -82,14 +83,6 @@ def guarded(action: Callable[[], T], debug: bool = False) -> T:
         raise fail(one_line(error) + hint, exit_code_of(error)) from None
 
 
-CollectionOption = Annotated[
-    str | None,
-    typer.Option(
-        "--collection", "-c", help="Collection to use [env: RAG_COLLECTION; default: default]."
-    ),
-]
-
-
 @cli.callback()
 def options(
     ctx: typer.Context,
@@ -141,17 +134,6 @@ def options(
     )
 
 
-# Options shared by the commands that write the index.
-IndexTypeOption = Annotated[
-    str | None,
-    typer.Option("--index-type", help="flat, hnsw, ivf-sq8 or auto [env: RAG_INDEX_TYPE]."),
-]
-WaitOption = Annotated[
-    float,
-    typer.Option("--wait", help="Seconds to wait while another ingest writes the index."),
-]
-
-
 @cli.command()
 def ingest(
     ctx: typer.Context,
@@ -200,7 +182,7 @@ def ingest(
             strict=strict,
             prune=not no_prune,
         )
-        with _progress_bar() as progress:
+        with ProgressBar() as progress:
             report = rag.ingest(paths, options=options, on_skip=warn_skipped, on_progress=progress)
         if json_output:
             typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
@@ -341,7 +323,7 @@ def chat(
 @cli.command()
 def status(
     ctx: typer.Context,
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_output: JsonOption = False,
     collection: CollectionOption = None,
     every_collection: Annotated[
         bool, typer.Option("--all", help="List every collection of the store instead.")
@@ -351,7 +333,7 @@ def status(
     state: CliState = ctx.obj
 
     def run() -> None:
-        from app.api import index_status
+        from app.retrieval.catalog import index_status
 
         if every_collection:
             echo_collections(state.settings(collection=collection), json_output)
@@ -412,7 +394,7 @@ def migrate(
     state: CliState = ctx.obj
 
     def run() -> None:
-        with _progress_bar("Copying") as progress:
+        with ProgressBar("Copying") as progress:
             typer.echo(
                 migrate_command.migrate_and_report(state.rag(), to, wait, json_output, progress)
             )
@@ -423,7 +405,7 @@ def migrate(
 @cli.command()
 def doctor(
     ctx: typer.Context,
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_output: JsonOption = False,
     collection: CollectionOption = None,
 ) -> None:
     """Check everything answering depends on; exit 1 when something blocks it."""
@@ -446,109 +428,6 @@ def doctor(
 
 
 @cli.command()
-def models(
-    ctx: typer.Context,
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """List chat GGUF models already on this machine and the one `auto` answers with."""
-    state: CliState = ctx.obj
-
-    def run() -> None:
-        from app.api import local_models
-
-        found = local_models(state.settings())
-        if json_output:
-            typer.echo(json.dumps(found.to_dict(), ensure_ascii=False))
-            return
-        for line in _models_table(found):
-            typer.echo(line)
-
-    guarded(run, state.debug)
-
-
-@cli.command(name="eval")
-def evaluate(
-    ctx: typer.Context,
-    dataset: Annotated[
-        Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.")
-    ],
-    mode: Annotated[
-        str, typer.Option("--mode", help="hybrid, dense, bm25, or all three.")
-    ] = "hybrid",
-    index: Annotated[
-        Path | None, typer.Option("--index", help="Keep (and reuse) the corpus index here.")
-    ] = None,
-    chunk_size: Annotated[
-        int,
-        typer.Option("--chunk-size", help="Chunk size for the corpus (BEIR documents are short)."),
-    ] = 2000,
-    k: Annotated[int, typer.Option("--k", help="Cutoff of nDCG, Recall and MRR.")] = 10,
-    answers: Annotated[
-        bool,
-        typer.Option("--answers", help="Also answer answers.jsonl's questions and score them."),
-    ] = False,
-    limit: Annotated[
-        int | None, typer.Option("--limit", help="With --answers: the first N questions.")
-    ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    compare_model: Annotated[
-        str | None,
-        typer.Option(
-            "--compare-model",
-            help="Also score this embedding model (a tuned folder) in the same run.",
-        ),
-    ] = None,
-) -> None:
-    """Measure retrieval on a BEIR dataset: nDCG@k, Recall@k, Recall@100, MRR@k."""
-    state: CliState = ctx.obj
-    modes = list(MODES) if mode == "all" else [mode]
-    if any(m not in MODES for m in modes):
-        raise typer.BadParameter(f"use {', '.join(MODES)} or all", param_hint="--mode")
-    if not dataset.is_dir():
-        raise typer.BadParameter(f"{dataset} is not a folder", param_hint="DATASET")
-
-    def run() -> None:
-        rag = state.rag(chunk_size=chunk_size)
-        with _progress_bar() as progress:
-            chosen = cast("list[Mode]", modes)
-            reports, corpus_index = rag.evaluate_retrieval(
-                dataset, chosen, index_dir=index, on_progress=progress, k=k
-            )
-        scores = rag.evaluate_answers(dataset, corpus_index, limit=limit) if answers else None
-        compared: list[EvalReport] = []
-        if compare_model is not None:
-            other = state.rag(chunk_size=chunk_size, embed_model=compare_model)
-            other_index = index.with_name(f"{index.name}-compared") if index else None
-            with _progress_bar() as progress:
-                compared, _ = other.evaluate_retrieval(
-                    dataset, chosen, index_dir=other_index, on_progress=progress, k=k
-                )
-        if json_output:
-            data: dict[str, Any] = {"retrieval": [report.__dict__ for report in reports]}
-            if scores is not None:
-                data["answers"] = scores
-            if compare_model is not None:
-                data["compared"] = {
-                    "embed_model": compare_model,
-                    "retrieval": [report.__dict__ for report in compared],
-                }
-            typer.echo(json.dumps(data))
-            return
-        if compare_model is not None:
-            typer.echo(f"embedding model {rag.settings.embed_model}:")
-        for report in reports:
-            typer.echo(report.table())
-        if compare_model is not None:
-            typer.echo(f"embedding model {compare_model}:")
-            for report in compared:
-                typer.echo(report.table())
-        if scores is not None:
-            typer.echo("answers: " + ", ".join(f"{n} {v:.4f}" for n, v in scores.items()))
-
-    guarded(run, state.debug)
-
-
-@cli.command()
 def serve(
     ctx: typer.Context,
     host: Annotated[
@@ -566,68 +445,6 @@ def serve(
         from app.cli.serve import run_serve
 
         run_serve(state.rag(collection=collection), host, port)
-
-    guarded(run, state.debug)
-
-
-@cli.command()
-def tune(
-    ctx: typer.Context,
-    budget: Annotated[
-        float, typer.Option("--budget", help="Minutes of training at most.", min=0.1)
-    ] = 60.0,
-    out: Annotated[
-        str | None, typer.Option("--out", help="Name of the tuned model's folder.")
-    ] = None,
-    apply: Annotated[
-        bool, typer.Option("--apply", help="Re-embed the index with the tuned model.")
-    ] = False,
-    questions: Annotated[
-        bool | None,
-        typer.Option(
-            "--questions/--no-questions",
-            help="Let the answer model write training questions [default: when capable].",
-        ),
-    ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=2)] = 32,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    collection: CollectionOption = None,
-) -> None:
-    """Fine-tune the embedding model on your own chunks, with no labels (CPU, a time budget)."""
-    state: CliState = ctx.obj
-
-    def run() -> None:
-        from app.tuning.run import TuneOptions
-
-        rag = state.rag(collection=collection)
-        options = TuneOptions(
-            budget_minutes=budget, name=out, apply=apply, batch_size=batch_size, seed=seed
-        )
-        with _progress_bar("training", "steps") as progress:
-            report = rag.tune(options, questions=questions, on_progress=progress)
-        for line in report.summary():
-            typer.echo(line)
-
-    guarded(run, state.debug)
-
-
-@cli.command()
-def pull(
-    ctx: typer.Context,
-    model: Annotated[
-        str,
-        typer.Argument(help="fast, balanced, accurate, or OWNER/REPO/FILE.gguf on the hub."),
-    ],
-) -> None:
-    """Download an answer model (GGUF) from the Hugging Face hub into the user data folder."""
-    state: CliState = ctx.obj
-
-    def run() -> None:
-        from app.models.pull import parse_spec, pull
-
-        with _progress_bar(Path(parse_spec(model).filename).name, "B") as progress:
-            result = pull(model, on_progress=progress)
-        typer.echo(result.summary())
 
     guarded(run, state.debug)
 
@@ -663,71 +480,8 @@ def mcp_server(
     guarded(run, state.debug)
 
 
-class _progress_bar:
-    """A progress bar on stderr (chunks embedded, bytes downloaded), only on a terminal."""
-
-    def __init__(self, desc: str = "Embedding", unit: str = "chunk") -> None:
-        self._bar: Any = None
-        self._desc = desc
-        self._unit = unit
-
-    def __enter__(self) -> Callable[[int, int], None] | None:
-        if not sys.stderr.isatty():
-            return None
-        return self._update
-
-    def _update(self, done: int, total: int) -> None:
-        if self._bar is None:
-            from tqdm import tqdm
-
-            scaled = self._unit == "B"
-            self._bar = tqdm(
-                total=total,
-                desc=self._desc,
-                unit=self._unit,
-                unit_scale=scaled,
-                unit_divisor=1024 if scaled else 1000,
-                file=sys.stderr,
-            )
-        self._bar.update(done - self._bar.n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
-def _models_table(found: LocalModels) -> list[str]:
-    """The lines of `rag models`: one row a model (``*`` marks auto's), memory, auto's choice."""
-    if not found.models:
-        lines = [
-            "No chat GGUF models found (Ollama's model store, LM Studio, the Hugging Face "
-            "cache, ragkit's models folder)."
-        ]
-    else:
-        rows = [("", "name", "source", "params", "quant", "size", "fits")]
-        for model, fit in zip(found.models, found.fits, strict=True):
-            rows.append(
-                (
-                    "*" if found.is_auto(model) else "",
-                    model.name,
-                    model.source,
-                    model.parameters_label,
-                    model.quantisation,
-                    human_size(model.size_bytes),
-                    {True: "yes", False: "no", None: "?"}[fit],
-                )
-            )
-        lines = table_lines(rows)
-    if found.available_memory is not None:
-        lines.append(
-            f"free memory {human_size(found.available_memory)}; a model needs its size plus "
-            f"20% and the cache of {found.context_tokens} tokens of context"
-        )
-    lines.append(f"auto answers with {found.auto.label} ({found.auto.reason})")
-    return lines
-
-
 register_library(cli, guarded)
+register_model_commands(cli, guarded)
 
 
 def main() -> None:

@@ -1,9 +1,13 @@
-"""How answers look in a terminal or a pipe: streamed text, Markdown, sources, evidence."""
+"""How answers look in a terminal or a pipe: streamed text, Markdown, sources, evidence.
+
+Also the terminal's tables and progress bars.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, TextIO
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from app.answers import Answer, AnswerStream, Source
@@ -136,3 +140,36 @@ def human_size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GB"
+
+
+class ProgressBar:
+    """A progress bar on stderr (chunks embedded, bytes downloaded), only on a terminal."""
+
+    def __init__(self, desc: str = "Embedding", unit: str = "chunk") -> None:
+        self._bar: Any = None
+        self._desc = desc
+        self._unit = unit
+
+    def __enter__(self) -> Callable[[int, int], None] | None:
+        if not sys.stderr.isatty():
+            return None
+        return self._update
+
+    def _update(self, done: int, total: int) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            scaled = self._unit == "B"
+            self._bar = tqdm(
+                total=total,
+                desc=self._desc,
+                unit=self._unit,
+                unit_scale=scaled,
+                unit_divisor=1024 if scaled else 1000,
+                file=sys.stderr,
+            )
+        self._bar.update(done - self._bar.n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -7,45 +7,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from app.cli.display import human_size, table_lines
+from app.cli.options import CollectionOption, CommandState, Guard, JsonOption, WaitOption
 
 if TYPE_CHECKING:
-    from app.api import Rag
     from app.config.settings import Settings
     from app.ingestion.loading import SkippedFile
 
-Guard = Callable[[Callable[[], Any], bool], Any]
 SHELLS = ("bash", "zsh", "fish")
-
-CollectionOption = Annotated[
-    str | None,
-    typer.Option("--collection", "-c", help="Collection to use [env: RAG_COLLECTION]."),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-WaitOption = Annotated[
-    float,
-    typer.Option("--wait", help="Seconds to wait while another ingest writes the index."),
-]
-
-
-class CommandState(Protocol):
-    """What the commands need of the app's shared state (global flags)."""
-
-    debug: bool
-
-    def settings(self, **more: Any) -> Settings:
-        """Settings from the global flags plus ``more``."""
-        ...
-
-    def rag(self, **more: Any) -> Rag:
-        """A Rag built from ``settings(**more)``."""
-        ...
 
 
 def register(cli: typer.Typer, guarded: Guard) -> None:
@@ -68,8 +42,8 @@ def register(cli: typer.Typer, guarded: Guard) -> None:
         state: CommandState = ctx.obj
 
         def run() -> None:
-            from app.api import drop_collection
             from app.config.paths import validate_collection_name
+            from app.retrieval.catalog import drop_collection
 
             validate_collection_name(name)
             if not yes:
@@ -228,7 +202,7 @@ def register(cli: typer.Typer, guarded: Guard) -> None:
 
 def echo_collections(settings: Settings, json_output: bool) -> None:
     """Print the store's collections as a table (``rag collections``, ``rag status --all``)."""
-    from app.api import collections
+    from app.retrieval.catalog import collections
 
     found = collections(settings)
     if json_output:

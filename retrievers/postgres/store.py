@@ -308,7 +308,9 @@ class PostgresStore:
             count += len(changes.records)
             self._count_terms(cursor, last_row)
             if fresh:
-                create_search_indexes(cursor, self.tables, spec.vector_dtype)
+                create_search_indexes(
+                    cursor, self.tables, spec.vector_dtype, count, manifest.embedding.dimension
+                )
             self._write_files(cursor, manifest.files)
             stored = replace(manifest, files=(), chunk_count=count, index=spec)
             data = json.loads(stored.to_json())

@@ -253,8 +253,8 @@ def test_files_passages_and_a_files_chunks_are_listed_and_forgotten(
 def test_collections_are_independent_and_one_can_be_dropped(
     settings: Settings, tmp_path: Path, embeddings: CountingEmbeddings, monkeypatch: Any
 ) -> None:
-    from app.api import collections, drop_collection
     from app.errors import NotInIndexError
+    from app.retrieval.catalog import collections, drop_collection
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-data"))
     homed = settings.replace(index_dir="") if settings.store == "local" else settings
