@@ -1,9 +1,12 @@
 """Fine-tune a sentence-transformers model on training pairs, on the CPU, within a time budget.
 
-MultipleNegativesRankingLoss: each query must pick its own passage out of the batch. A
-held-out slice of the pairs (whole files the training never sees) is scored before training
-and at every check; the best weights are kept, and training stops early when the score has
-not improved for a few checks. The seed is fixed, so two runs over the same pairs agree.
+MultipleNegativesRankingLoss: each query must pick its own passage out of the batch (and its
+hard negatives, when every pair of the batch has one). After a few steps the plan is cut to
+the steps that fit the time budget, so the learning rate warms up and decays over the run
+that actually happens. A held-out slice of the pairs (whole files the training never sees) is
+scored before training and at every check; the best weights are kept, and training stops
+early when the score has not improved for a few checks. The seed is fixed, so two runs over
+the same pairs agree.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from app.tuning.pairs import TrainingPair, batches
 
 Progress = Callable[[int, int], None]
 CHECKS_WITHOUT_GAIN = 3
+CALIBRATION_STEPS = 5
+"""Steps timed before the plan is cut to what fits the budget."""
 
 
 @dataclass(frozen=True)
@@ -76,23 +81,38 @@ def train(
         for epoch in range(options.epochs)
         for batch in batches(pairs, options.batch_size, options.seed + epoch)
     ]
+    planned = len(plan)
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.learning_rate)
-    warmup = max(1, int(len(plan) * options.warmup_share))
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, 1 - step / len(plan))
+        optimizer, lambda step: _learning_rate_share(step, len(plan), options.warmup_share)
     )
-    check_every = max(1, len(plan) // max(1, options.checks))
+    check_started = time.perf_counter()
     keeper = _BestWeights(model, held_out)
+    check_seconds = time.perf_counter() - check_started
+    check_every = max(1, len(plan) // max(1, options.checks))
     steps, stopped = 0, "done"
+    training_started = time.perf_counter()
     for steps, batch in enumerate(plan, start=1):
         if time.perf_counter() - started > options.budget_seconds:
             steps, stopped = steps - 1, "budget"
             break
+        if steps == CALIBRATION_STEPS + 1:
+            fitted = _steps_that_fit(
+                done=CALIBRATION_STEPS,
+                step_seconds=(time.perf_counter() - training_started) / CALIBRATION_STEPS,
+                left_seconds=options.budget_seconds - (time.perf_counter() - started),
+                check_seconds=check_seconds,
+                checks=options.checks,
+            )
+            if fitted < len(plan):
+                del plan[fitted:]  # the schedule warms up and decays over what fits
+                check_every = max(1, len(plan) // max(1, options.checks))
+                stopped = "budget"
         model.train()
-        features = [
-            _features(model, [pair.query for pair in batch]),
-            _features(model, [pair.passage for pair in batch]),
-        ]
+        texts = [[pair.query for pair in batch], [pair.passage for pair in batch]]
+        if all(pair.negative for pair in batch):
+            texts.append([pair.negative for pair in batch])
+        features = [_features(model, group) for group in texts]
         value = loss(features, None)
         value.backward()
         optimizer.step()
@@ -103,14 +123,14 @@ def train(
         if (steps % check_every == 0 or steps == len(plan)) and keeper.check() == "stop":
             stopped = "converged"
             break
-    if steps % check_every and stopped == "budget":
+    if steps % check_every and steps < len(plan):
         keeper.check()
     keeper.restore()
     out.mkdir(parents=True, exist_ok=True)
     model.save(str(out), create_model_card=False, safe_serialization=True)
     run = TrainingRun(
         steps=steps,
-        planned_steps=len(plan),
+        planned_steps=planned,
         pairs=len(pairs),
         seconds=round(time.perf_counter() - started, 1),
         held_out_before=round(keeper.before, 4),
@@ -118,6 +138,22 @@ def train(
         stopped=stopped,
     )
     return run
+
+
+def _learning_rate_share(step: int, total: int, warmup_share: float) -> float:
+    """Linear warm-up over the first ``warmup_share`` of ``total`` steps, then linear decay."""
+    warmup = max(1, int(total * warmup_share))
+    if step < warmup:
+        return (step + 1) / warmup
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
+def _steps_that_fit(
+    *, done: int, step_seconds: float, left_seconds: float, check_seconds: float, checks: int
+) -> int:
+    """How many steps in all fit the budget, leaving time for the held-out checks."""
+    for_steps = left_seconds - check_seconds * checks
+    return done + max(1, int(for_steps / max(step_seconds, 1e-6)))
 
 
 def held_out_accuracy(model: Any, held_out: Sequence[TrainingPair]) -> float:
@@ -153,6 +189,7 @@ def write_card(out: Path, card: dict[str, Any]) -> None:
         f"{card['index']}, with no labels.",
         "",
         *(f"- {name}: {value}" for name, value in card["pairs_by_kind"].items()),
+        f"- pairs with a hard negative: {card.get('hard_negatives', 0)}",
         f"- training steps: {card['training']['steps']} of {card['training']['planned_steps']}"
         f" ({card['training']['stopped']}), {card['training']['seconds']} s",
         f"- held-out accuracy@1: {card['training']['held_out_before']} before, "

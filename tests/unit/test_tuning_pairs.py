@@ -1,9 +1,14 @@
 """Training pairs for ``rag tune``: made from chunk texts alone, batched without false negatives."""
 
+import random
 from pathlib import Path
 
+import pytest
+
 from app.evaluation import load_beir
+from app.tuning.negatives import with_hard_negatives
 from app.tuning.pairs import TrainingPair, batches, held_out, label_free_pairs, sentences
+from app.tuning.training import _learning_rate_share, _steps_that_fit
 from chains.questions import clean_question
 from retrievers.docstore import ChunkRecord
 
@@ -107,3 +112,62 @@ def test_a_written_question_is_cleaned_of_labels_and_quotes() -> None:
     assert clean_question('Question: "When do backups run?"\nIt asks about time.') == (
         "When do backups run?"
     )
+
+
+RESTORE = (
+    "A restore of the nightly backup starts from the web page of the NAS. "
+    "Pick the version by date, then the folder, and press the restore button to copy it back."
+)
+MOUNTAINS = (
+    "The hiking club meets on Saturdays at the station and walks for about five hours. "
+    "Members bring water, a map and a rain jacket; dogs on a lead are welcome."
+)
+
+
+def test_a_hard_negative_is_a_close_chunk_of_another_file_never_its_own_or_a_copy() -> None:
+    records = [
+        record("c1", "backup.md", "Nightly backup schedule"),
+        record("c2", "backup.md", "Nightly backup schedule", text=TEXT + " Checked weekly."),
+        record("c3", "copy-of-backup.md", "Backup copy", text=TEXT),
+        record("c4", "restore.md", "Restoring files", text=RESTORE),
+        record("c5", "hiking.md", "Hiking club", text=MOUNTAINS),
+    ]
+    mined = with_hard_negatives(label_free_pairs(records[:1], seed=0), records)
+    assert [pair.kind for pair in mined] == ["title", "sentence", "sentence"]
+    assert all(pair.negative_id in ("c4", "c5") for pair in mined)  # not c1, its file, a copy
+    title_pair, sentence_pair = mined[0], mined[1]
+    assert title_pair.negative_id == "c4"
+    assert title_pair.negative == RESTORE  # shaped like its answer: the bare chunk
+    assert sentence_pair.negative.startswith(("Restoring files\n\n", "Hiking club\n\n"))
+    unrelated = TrainingPair("snow chains for tyres", TEXT, "title", "c1", "backup.md")
+    assert with_hard_negatives([unrelated], records) == [unrelated]  # no hit: none forced
+
+
+def test_a_batch_never_holds_a_pair_whose_answer_is_another_pairs_negative() -> None:
+    vocabulary = [f"word{n}" for n in range(40)]
+    rng = random.Random(0)
+
+    def text() -> str:
+        return " ".join(f"Line {' '.join(rng.sample(vocabulary, 8))}." for _ in range(4))
+
+    records = [
+        record(f"c{i}", f"f{i}.md", f"Topic number {i} explained", text()) for i in range(24)
+    ]
+    pairs = with_hard_negatives(label_free_pairs(records, seed=0), records)
+    assert sum(1 for pair in pairs if pair.negative) > len(pairs) / 2
+    for batch in batches(pairs, 8, seed=0):
+        answers = {pair.chunk_id for pair in batch}
+        assert not answers & {pair.negative_id for pair in batch}
+
+
+def test_the_plan_is_cut_to_what_fits_the_budget_and_the_rate_decays_to_zero() -> None:
+    assert (
+        _steps_that_fit(done=5, step_seconds=10, left_seconds=600, check_seconds=20, checks=10)
+        == 45
+    )
+    assert (
+        _steps_that_fit(done=5, step_seconds=10, left_seconds=100, check_seconds=20, checks=10) == 6
+    )
+    shares = [_learning_rate_share(step, 100, 0.1) for step in range(100)]
+    assert shares[:10] == [pytest.approx(n / 10) for n in range(1, 11)]
+    assert shares[10:] == sorted(shares[10:], reverse=True) and 0 < shares[-1] < 0.02
