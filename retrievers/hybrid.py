@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
@@ -103,6 +104,11 @@ class SearchableIndex(Protocol):
     @property
     def sources(self) -> list[str]:
         """The source of every chunk, row by row."""
+        ...
+
+    @property
+    def source_rows(self) -> Mapping[str, npt.NDArray[np.int64]]:
+        """The rows of each source, ascending."""
         ...
 
     def __len__(self) -> int:
@@ -281,19 +287,17 @@ class HybridRetriever(BaseRetriever):
     def _local_candidates(
         self, query: str, vector: Vectors | None, pool: int, mode: Mode
     ) -> Candidates:
-        """Both rankings over an index in memory; a filter searches the whole index."""
+        """Both rankings over an index in memory; a filter ranks only the rows it keeps."""
         index = self._local()
         sparse = index.sparse
-        if self.source_glob:
-            # A filter may reject the best rows, so it searches the whole index.
-            pool = len(index)
-        dense = index.dense_rows(vector, pool) if vector is not None else []
         bm25_all = sparse.scores(query) if sparse is not None and mode != "dense" else None
-        lexical = top_rows(bm25_all, pool) if bm25_all is not None else []
         if self.source_glob:
             allowed = self._allowed_rows()
-            dense = [(row, score) for row, score in dense if row in allowed]
-            lexical = [(row, score) for row, score in lexical if row in allowed]
+            dense = _exact_top(index, vector, allowed, pool) if vector is not None else []
+            lexical = _top_of(bm25_all, allowed, pool) if bm25_all is not None else []
+        else:
+            dense = index.dense_rows(vector, pool) if vector is not None else []
+            lexical = top_rows(bm25_all, pool) if bm25_all is not None else []
         cosines = dict(dense)
         candidates = list(dict.fromkeys([row for row, _ in dense] + [row for row, _ in lexical]))
         if vector is not None:
@@ -302,13 +306,15 @@ class HybridRetriever(BaseRetriever):
         bm25 = {row: float(bm25_all[row]) for row in candidates} if bm25_all is not None else {}
         return Candidates(dense, lexical, cosines, bm25)
 
-    def _allowed_rows(self) -> set[int]:
+    def _allowed_rows(self) -> npt.NDArray[np.int64]:
+        """The rows of the files the source filter matches, ascending (names matched once)."""
         pattern = self.source_glob or "*"
-        return {
-            row
-            for row, source in enumerate(self._local().sources)
+        matched = [
+            rows
+            for source, rows in self._local().source_rows.items()
             if fnmatch.fnmatch(source, pattern)
-        }
+        ]
+        return np.sort(np.concatenate(matched)) if matched else np.empty(0, dtype=np.int64)
 
     def _rerank(
         self, query: str, fused: list[tuple[int, float]], records: Mapping[int, ChunkRecord]
@@ -370,3 +376,29 @@ def fuse_scores(
             score += sparse_weight * bm25.get(row, 0.0) / best_bm25
         fused.append((row, score))
     return sorted(fused, key=lambda pair: (-pair[1], pair[0]))
+
+
+FILTER_BLOCK_ROWS = 65_536
+"""Rows scored at a time by a filtered dense search, to bound its memory."""
+
+
+def _exact_top(
+    index: SearchableIndex, vector: Vectors, rows: npt.NDArray[np.int64], k: int
+) -> list[tuple[int, float]]:
+    """The ``k`` rows of ``rows`` closest to the query by exact cosine, best first."""
+    scores = [
+        np.asarray(index.cosines(vector, rows[start : start + FILTER_BLOCK_ROWS].tolist()))
+        for start in range(0, len(rows), FILTER_BLOCK_ROWS)
+    ]
+    if not scores:
+        return []
+    best = top_rows(np.concatenate(scores), k, positive_only=False)
+    return [(int(rows[position]), score) for position, score in best]
+
+
+def _top_of(
+    scores: npt.NDArray[Any], rows: npt.NDArray[np.int64], k: int
+) -> list[tuple[int, float]]:
+    """The ``k`` best of ``rows`` by a score array over the whole index (positive only)."""
+    best = top_rows(np.asarray(scores)[rows], k)
+    return [(int(rows[position]), score) for position, score in best]

@@ -80,9 +80,11 @@ def _segment_cjk(run: str) -> list[str]:
     return [run[i : i + 2] for i in range(len(run) - 1)]
 
 
-def top_rows(scores: np.ndarray[Any, Any], k: int) -> list[tuple[int, float]]:
-    """Up to ``k`` (row, score) pairs with a positive score, best first."""
-    if k <= 0:
+def top_rows(
+    scores: np.ndarray[Any, Any], k: int, *, positive_only: bool = True
+) -> list[tuple[int, float]]:
+    """Up to ``k`` (row, score) pairs, best first: those with a positive score by default."""
+    if k <= 0 or not len(scores):
         return []
     if k < len(scores):
         # Partition first: a full sort of every chunk's score costs ~10 ms at 100k chunks.
@@ -90,7 +92,7 @@ def top_rows(scores: np.ndarray[Any, Any], k: int) -> list[tuple[int, float]]:
         order = head[np.lexsort((head, -scores[head]))]
     else:
         order = np.argsort(-scores, kind="stable")
-    return [(int(row), float(scores[row])) for row in order if scores[row] > 0]
+    return [(int(row), float(scores[row])) for row in order if not positive_only or scores[row] > 0]
 
 
 BM25_K1 = 1.5

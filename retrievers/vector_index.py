@@ -176,6 +176,14 @@ class VectorIndex:
         return [str(record.metadata.get("source", "")) for record in self.records]
 
     @cached_property
+    def source_rows(self) -> dict[str, npt.NDArray[np.int64]]:
+        """The rows of each source, ascending, read once: a filter then matches file names."""
+        found: dict[str, list[int]] = {}
+        for row, source in enumerate(self.sources):
+            found.setdefault(source, []).append(row)
+        return {source: np.asarray(rows, dtype=np.int64) for source, rows in found.items()}
+
+    @cached_property
     def _rows_by_id(self) -> dict[str, int]:
         return {record.id: row for row, record in enumerate(self.records)}
 

@@ -149,6 +149,38 @@ def test_source_filter_keeps_only_matching_files(
     assert [doc.metadata["source"] for doc in docs] == ["guide.pdf"]
 
 
+class FixedQuery(Embeddings):
+    """Every query embeds to one given vector (the chunks' vectors are given directly)."""
+
+    def __init__(self, vector: np.ndarray) -> None:
+        self.vector = vector
+
+    def embed_query(self, text: str) -> list[float]:
+        return [float(x) for x in self.vector]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.embed_query(text) for text in texts]
+
+
+@pytest.mark.parametrize("index_type", ["flat", "hnsw", "ivf-sq8"])
+def test_a_filtered_search_ranks_the_kept_files_exactly(index_type: str) -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(3000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    records = [ChunkRecord(f"c{i}", f"chunk {i}", {"source": f"f{i % 30}.md"}) for i in range(3000)]
+    spec = EmbeddingSpec("fake", "fake", 16)
+    index = VectorIndex.from_vectors(spec, NO_CONTEXT, records, vectors, [], index_type=index_type)
+    query = -vectors[:30].mean(axis=0)  # far from the kept file's rows 7, 37, 67, ...
+    retriever = HybridRetriever(
+        index=index, embeddings=FixedQuery(query), mode="dense", k=5, source_glob="f7.md"
+    )
+    kept = np.arange(7, 3000, 30)
+    expected = kept[np.argsort(-(vectors[kept] @ (query / np.linalg.norm(query))))[:5]]
+    assert [doc.id for doc in retriever.invoke("q")] == [
+        f"c{row}" for row in expected
+    ]
+
+
 class BagOfWords(Embeddings):
     """Similar texts get similar vectors (unlike hash fakes), which is what MMR looks at."""
 
