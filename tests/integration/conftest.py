@@ -55,6 +55,21 @@ def rag_env(index_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def start_rag(
+    args: Sequence[str], env: dict[str, str], *, quiet: bool = False
+) -> subprocess.Popen[str]:
+    """Start ``python -m app ARGS`` in the background: its output piped, or dropped if quiet."""
+    output = subprocess.DEVNULL if quiet else subprocess.PIPE
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
+        text=True,
+    )
+
+
 def run_rag(
     args: Sequence[str], env: dict[str, str], cwd: Path | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -11,7 +9,7 @@ import pytest
 
 from app import Rag
 from retrievers.writer_lock import HOLDER_FILE
-from tests.integration.conftest import COMMAND_TIMEOUT, rag_env, run_rag
+from tests.integration.conftest import COMMAND_TIMEOUT, rag_env, run_rag, start_rag
 from tests.support.readers import reading_continuously
 
 pytestmark = pytest.mark.integration
@@ -44,13 +42,7 @@ def test_second_writer_fails_or_waits_while_readers_keep_answering(tmp_path: Pat
     rag = Rag.from_settings(index_dir=index_dir, llm_provider="none")
     rag.retrieve("warm up")
 
-    writer = subprocess.Popen(
-        [sys.executable, "-m", "app", "ingest", str(big)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    writer = start_rag(["ingest", str(big)], env)
     try:
         _wait_for(index_dir / HOLDER_FILE, 120)
         with reading_continuously(rag, "item 42") as reads:
@@ -63,13 +55,7 @@ def test_second_writer_fails_or_waits_while_readers_keep_answering(tmp_path: Pat
             cli_read = run_rag(["ask", "item 42", "--retrieve-only", "--json"], env)
             assert '"sources": [{' in cli_read.stdout
 
-            waiting = subprocess.Popen(
-                [sys.executable, "-m", "app", "ingest", str(small), "--wait", "300"],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+            waiting = start_rag(["ingest", str(small), "--wait", "300"], env)
             _, err = writer.communicate(timeout=COMMAND_TIMEOUT)
             assert writer.returncode == 0, err
             _, waited_err = waiting.communicate(timeout=COMMAND_TIMEOUT)

@@ -6,8 +6,6 @@ import json
 import random
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 
 from app import Rag
 from retrievers.snapshots import current_snapshot
-from tests.integration.conftest import rag_env, run_json, run_rag
+from tests.integration.conftest import rag_env, run_json, run_rag, start_rag
 
 pytestmark = pytest.mark.integration
 
@@ -70,12 +68,7 @@ def test_killed_ingests_leave_the_old_or_the_new_index(tmp_path: Path) -> None:
         shutil.rmtree(trial_dir, ignore_errors=True)
         shutil.copytree(pristine, trial_dir, symlinks=True)
         trial_env = rag_env(trial_dir)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "ingest", str(corpus)],
-            env=trial_env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        process = start_rag(["ingest", str(corpus)], trial_env, quiet=True)
         time.sleep(delays[number])
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)

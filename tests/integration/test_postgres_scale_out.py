@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import random
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -20,7 +18,7 @@ import pytest
 
 from app import Rag
 from retrievers.postgres.schema import CollectionTables
-from tests.integration.conftest import COMMAND_TIMEOUT, rag_env, run_json, run_rag
+from tests.integration.conftest import COMMAND_TIMEOUT, rag_env, run_json, run_rag, start_rag
 from tests.support.readers import reading_continuously
 
 pytestmark = pytest.mark.integration
@@ -96,12 +94,7 @@ def test_killed_ingests_leave_the_old_or_the_new_index(
         postgres_server.psql(f"CREATE DATABASE {name} TEMPLATE {pristine}")
         trial_url = postgres_server.url_of(name)
         env = pg_env(tmp_path, trial_url)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "ingest", str(corpus)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        process = start_rag(["ingest", str(corpus)], env, quiet=True)
         time.sleep(rng.uniform(0.3, 1.5) * full_run)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
@@ -130,13 +123,7 @@ def test_a_second_writer_is_busy_and_nothing_is_lost_or_duplicated(
     rag = Rag.from_settings(store="postgres", postgres_url=postgres_url, llm_provider="none")
     rag.retrieve("warm up")
 
-    writer = subprocess.Popen(
-        [sys.executable, "-m", "app", "ingest", str(big)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    writer = start_rag(["ingest", str(big)], env)
     try:
         wait_for_writer(postgres_url, 120)
         with reading_continuously(rag, "topic 5 sentence") as reads:
@@ -173,13 +160,7 @@ def test_a_replica_answers_while_the_primary_ingests_and_reads_fall_back_when_it
         env = pg_env(tmp_path, postgres_url, RAG_POSTGRES_READ_URL=replica.url_of(database))
         assert replica.psql("SELECT pg_is_in_recovery()").strip() == "t"
         _write_corpus(corpus, 80, "second edition")
-        writer = subprocess.Popen(
-            [sys.executable, "-m", "app", "ingest", str(corpus)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        writer = start_rag(["ingest", str(corpus)], env)
         try:
             wait_for_writer(postgres_url, 120)
             during = run_rag(["ask", "topic 5 sentence", "--retrieve-only", "--json"], env)

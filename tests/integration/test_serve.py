@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import rag_env, run_rag
-from tests.support.rag_server import rag_server
+from tests.support.rag_server import StreamedAnswer, rag_server
 
 TOKEN = "test-token-5c1f"
 
@@ -381,33 +381,18 @@ def test_a_second_answer_while_one_is_written_gets_503_and_searches_go_on(
     writing_server: str,
 ) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    first_token = threading.Event()
-    events: list[str] = []
-
-    def ask_streaming() -> None:
-        question = {"question": "How do I import a GGUF model into Ollama?", "force": True}
-        with (
-            httpx.Client(base_url=writing_server, headers=headers, timeout=180) as client,
-            client.stream(
-                "POST", "/api/ask", json=question, headers={"Accept": "text/event-stream"}
-            ) as response,
-        ):
-            for line in response.iter_lines():
-                if line.startswith("event: "):
-                    events.append(line[7:])
-                    first_token.set()
-
-    thread = threading.Thread(target=ask_streaming)
-    thread.start()
+    question = {"question": "How do I import a GGUF model into Ollama?", "force": True}
+    streamed = StreamedAnswer(writing_server, question, headers)
+    streamed.start()
     try:
-        assert first_token.wait(120), "no token streamed"
+        assert streamed.first_event.wait(120), "no token streamed"
         with httpx.Client(base_url=writing_server, headers=headers, timeout=60) as client:
             refused = client.post("/api/ask", json={"question": "What is Clash?"})
             searched = client.post("/api/search", json={"question": "Clash proxy"})
     finally:
-        thread.join(180)
+        streamed.join(180)
     assert refused.status_code == 503
     assert int(refused.headers["retry-after"]) >= 1
     assert refused.json()["error"]["type"] == "AnswerQueueFullError"
     assert searched.status_code == 200
-    assert events[-1] == "answer"
+    assert streamed.events[-1] == "answer"

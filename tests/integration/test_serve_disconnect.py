@@ -27,7 +27,7 @@ from app.config.settings import load_settings
 from app.serve.server import create_app, guarded
 from app.serve.state import ServerState
 from tests.integration.conftest import rag_env
-from tests.support.rag_server import free_port, rag_server
+from tests.support.rag_server import StreamedAnswer, free_port, rag_server
 
 LEAVERS = 12
 ASKED = "How do I import a GGUF model into Ollama?"
@@ -161,25 +161,10 @@ def test_clients_that_leave_while_waiting_in_line_free_their_place_at_once(
     slow_server: str,
 ) -> None:
     question = {"question": "How hot does the kiln fire?", "force": True}
-    first_token = threading.Event()
-    written: list[str] = []
-
-    def write_a_long_answer() -> None:
-        with (
-            httpx.Client(base_url=slow_server, timeout=120) as client,
-            client.stream(
-                "POST", "/api/ask", json=question, headers={"Accept": "text/event-stream"}
-            ) as response,
-        ):
-            for line in response.iter_lines():
-                if line.startswith("event: "):
-                    written.append(line[7:])
-                    first_token.set()
-
-    writer = threading.Thread(target=write_a_long_answer)
+    writer = StreamedAnswer(slow_server, question)
     writer.start()
     try:
-        assert first_token.wait(60), "no token streamed"
+        assert writer.first_event.wait(60), "no token streamed"
         for _ in range(3):  # each takes the one waiting place, then leaves
             with (
                 httpx.Client(base_url=slow_server, timeout=30) as client,
@@ -189,7 +174,7 @@ def test_clients_that_leave_while_waiting_in_line_free_their_place_at_once(
             ):
                 assert waiting.status_code == 200, "the place of a client that left was kept"
             time.sleep(0.3)
-        still_writing = "answer" not in written
+        still_writing = "answer" not in writer.events
         with httpx.Client(base_url=slow_server, timeout=120) as client:
             served = client.post("/api/ask", json=question)
     finally:
@@ -197,4 +182,4 @@ def test_clients_that_leave_while_waiting_in_line_free_their_place_at_once(
     assert still_writing, "the long answer ended too soon to test waiting clients"
     assert served.status_code == 200, served.text
     assert "1200" in served.json()["answer"]
-    assert written[-1] == "answer"
+    assert writer.events[-1] == "answer"

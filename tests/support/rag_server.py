@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -65,3 +66,33 @@ def rag_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+
+class StreamedAnswer(threading.Thread):
+    """Streams one ``POST /api/ask`` in the background, keeping the names of its events.
+
+    ``first_event`` is set when the first event arrives; ``events`` ends with "answer" when
+    the answer was complete.
+    """
+
+    def __init__(
+        self, base_url: str, question: dict[str, object], headers: dict[str, str] | None = None
+    ) -> None:
+        """Ready to ``start()``; the request is made in the thread."""
+        super().__init__(daemon=True)
+        self.base_url, self.question, self.headers = base_url, question, headers or {}
+        self.first_event = threading.Event()
+        self.events: list[str] = []
+
+    def run(self) -> None:
+        """Read the event stream to its end."""
+        with (
+            httpx.Client(base_url=self.base_url, headers=self.headers, timeout=180) as client,
+            client.stream(
+                "POST", "/api/ask", json=self.question, headers={"Accept": "text/event-stream"}
+            ) as response,
+        ):
+            for line in response.iter_lines():
+                if line.startswith("event: "):
+                    self.events.append(line[7:])
+                    self.first_event.set()

@@ -176,9 +176,7 @@ def test_a_filtered_search_ranks_the_kept_files_exactly(index_type: str) -> None
     )
     kept = np.arange(7, 3000, 30)
     expected = kept[np.argsort(-(vectors[kept] @ (query / np.linalg.norm(query))))[:5]]
-    assert [doc.id for doc in retriever.invoke("q")] == [
-        f"c{row}" for row in expected
-    ]
+    assert [doc.id for doc in retriever.invoke("q")] == [f"c{row}" for row in expected]
 
 
 class BagOfWords(Embeddings):
