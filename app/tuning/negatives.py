@@ -21,39 +21,47 @@ NEAR_DUPLICATE = 0.6
 """Word-set overlap (Jaccard) with the answer at which a hit counts as the same text."""
 
 
-def with_hard_negatives(
-    pairs: Sequence[TrainingPair], records: Sequence[ChunkRecord]
-) -> list[TrainingPair]:
-    """Each pair with the best BM25 hit for its query that is neither its chunk nor a copy.
+class HardNegatives:
+    """Finds, for a pair, the best BM25 hit for its query that is not an answer to it.
 
-    With more than one file, hits from the pair's own file are skipped too: the chunks around
-    an answer often answer as well.
+    Not its own chunk, not a near-copy of it, and with more than one file not a chunk of its
+    own file (the chunks around an answer often answer as well). Built once over the chunks;
+    each batch asks for its pairs' negatives as training reaches it, so a time budget also
+    bounds the searching.
     """
-    if len(records) < 2:
-        return list(pairs)
-    index = SparseIndex.build([record.text for record in records])
-    several_files = len({_source(record) for record in records}) > 1
-    mined: list[TrainingPair] = []
-    for pair in pairs:
+
+    def __init__(self, records: Sequence[ChunkRecord]) -> None:
+        """Index the chunks' words for keyword search."""
+        self._records = list(records)
+        self._index = SparseIndex.build([record.text for record in self._records])
+        self._several_files = len({_source(record) for record in self._records}) > 1
+
+    def pick(self, pair: TrainingPair, taken: frozenset[str] = frozenset()) -> TrainingPair:
+        """``pair`` with a hard negative that is none of the ``taken`` chunks (if one is found).
+
+        ``taken`` are the answers of the pair's batch: one of them as this pair's negative
+        would also be a positive in the same batch.
+        """
         answer = set(words(pair.passage))
-        negative = None
-        for row, _ in index.search(pair.query, CANDIDATES):
-            record = records[row]
-            if record.id == pair.chunk_id or (several_files and _source(record) == pair.source):
+        for row, _ in self._index.search(pair.query, CANDIDATES):
+            record = self._records[row]
+            if record.id == pair.chunk_id or record.id in taken:
+                continue
+            if self._several_files and _source(record) == pair.source:
                 continue
             if _jaccard(answer, set(words(record.text))) >= NEAR_DUPLICATE:
                 continue
-            negative = record
-            break
-        if negative is None:
-            mined.append(pair)
-            continue
-        # Shaped like the answer: a title query's answer is the bare chunk, the others carry
-        # their title, so the title alone never tells the two apart.
-        title = "" if pair.kind == "title" else str(negative.metadata.get("title") or "")
-        text = with_title(title.strip(), negative.text)
-        mined.append(replace(pair, negative=text, negative_id=negative.id))
-    return mined
+            # Shaped like the answer: a title query's answer is the bare chunk, the others
+            # carry their title, so the title alone never tells the two apart.
+            title = "" if pair.kind == "title" else str(record.metadata.get("title") or "")
+            text = with_title(title.strip(), record.text)
+            return replace(pair, negative=text, negative_id=record.id)
+        return pair
+
+    def for_batch(self, batch: Sequence[TrainingPair]) -> list[TrainingPair]:
+        """Every pair of a batch with its hard negative, none of them another pair's answer."""
+        taken = frozenset(pair.chunk_id for pair in batch)
+        return [self.pick(pair, taken) for pair in batch]
 
 
 def _source(record: ChunkRecord) -> str:

@@ -105,7 +105,7 @@ def held_out(
 
 
 def batches(pairs: Iterable[TrainingPair], size: int, seed: int) -> list[list[TrainingPair]]:
-    """Shuffled batches in which no chunk (positive or hard negative) and no query is twice.
+    """Shuffled batches in which no chunk and no query appears twice.
 
     The other passages of a batch are its negatives: two pairs of one chunk, or one title
     shared by several chunks, would teach the model to push apart what belongs together.
@@ -116,8 +116,6 @@ def batches(pairs: Iterable[TrainingPair], size: int, seed: int) -> list[list[Tr
     open_batches: list[tuple[list[TrainingPair], set[str]]] = []
     for pair in pending:
         keys = {f"chunk:{pair.chunk_id}", f"query:{pair.query}"}
-        if pair.negative_id:
-            keys.add(f"chunk:{pair.negative_id}")
         target = next((entry for entry in open_batches if not keys & entry[1]), None)
         if target is None:
             target = ([], set())

@@ -16,7 +16,7 @@ from app.errors import ConfigError, UsageError
 from app.ingestion.indexing import build_index, embedded_texts
 from app.models.embedding_cache import embed_texts
 from app.models.embeddings import build_embeddings, resolve_embedding_model
-from app.tuning.negatives import with_hard_negatives
+from app.tuning.negatives import HardNegatives
 from app.tuning.pairs import TrainingPair, held_out, label_free_pairs
 from app.tuning.training import Progress, TrainingOptions, TrainingRun, train, write_card
 
@@ -48,7 +48,6 @@ class TuneReport:
     folder: Path
     base_model: str
     pairs_by_kind: dict[str, int]
-    hard_negatives: int
     training: TrainingRun
     applied: bool
 
@@ -58,7 +57,7 @@ class TuneReport:
         made = ", ".join(f"{count} {kind}" for kind, count in self.pairs_by_kind.items())
         lines = [
             f"Tuned {self.base_model} on {run.pairs} pairs (made {made}; the rest held out; "
-            f"{self.hard_negatives} with a hard negative): {run.steps} of "
+            f"{run.hard_negatives} trained with a hard negative): {run.steps} of "
             f"{run.planned_steps} steps ({run.stopped}) in {run.seconds:.0f} s",
             f"held-out accuracy@1 {run.held_out_before:.3f} -> {run.held_out_after:.3f}",
             f"saved to {self.folder}",
@@ -109,7 +108,6 @@ def tune(
             f"too little text to tune on: {len(training_pairs)} training pairs from "
             f"{len(records)} chunks (at least {2 * options.batch_size} are needed)"
         )
-    training_pairs = with_hard_negatives(training_pairs, records)
     folder = _target_folder(options.name, settings.embed_model)
     base = resolve_embedding_model(settings.embed_model)
     training_options = TrainingOptions(
@@ -119,8 +117,11 @@ def tune(
     )
     with tempfile.TemporaryDirectory(prefix=".tuning-", dir=folder.parent) as work:
         staged = Path(work) / folder.name
-        run = train(base, training_pairs, kept_back, staged, training_options, on_progress)
-        write_card(staged, _card(settings, store, records, pairs, training_pairs, run))
+        negatives = HardNegatives(records)
+        run = train(
+            base, training_pairs, kept_back, staged, training_options, on_progress, negatives
+        )
+        write_card(staged, _card(settings, store, records, pairs, run))
         staged.rename(folder)
     tuned = replace(settings, embed_model=str(folder))
     if settings.embedding_backend != "torch":
@@ -131,7 +132,6 @@ def tune(
         folder=folder,
         base_model=settings.embed_model,
         pairs_by_kind=dict(Counter(pair.kind for pair in pairs)),
-        hard_negatives=sum(1 for pair in training_pairs if pair.negative),
         training=run,
         applied=options.apply,
     )
@@ -167,7 +167,6 @@ def _card(
     store: IndexStore,
     records: list[Any],
     pairs: list[TrainingPair],
-    training_pairs: list[TrainingPair],
     run: TrainingRun,
 ) -> dict[str, Any]:
     return {
@@ -175,7 +174,6 @@ def _card(
         "index": store.location,
         "chunks": len(records),
         "pairs_by_kind": dict(Counter(pair.kind for pair in pairs)),
-        "hard_negatives": sum(1 for pair in training_pairs if pair.negative),
         "training": run.to_dict(),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

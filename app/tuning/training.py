@@ -17,9 +17,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.tuning.pairs import TrainingPair, batches
+
+if TYPE_CHECKING:
+    from app.tuning.negatives import HardNegatives
 
 Progress = Callable[[int, int], None]
 CHECKS_WITHOUT_GAIN = 3
@@ -48,6 +51,7 @@ class TrainingRun:
     steps: int
     planned_steps: int
     pairs: int
+    hard_negatives: int
     seconds: float
     held_out_before: float
     held_out_after: float
@@ -65,8 +69,12 @@ def train(
     out: Path,
     options: TrainingOptions,
     on_progress: Progress | None = None,
+    negatives: HardNegatives | None = None,
 ) -> TrainingRun:
-    """Train a copy of ``base`` (a local model folder) and save the best weights to ``out``."""
+    """Train a copy of ``base`` (a local model folder) and save the best weights to ``out``.
+
+    ``negatives`` gives each batch's pairs a hard negative as training reaches the batch.
+    """
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -90,7 +98,7 @@ def train(
     keeper = _BestWeights(model, held_out)
     check_seconds = time.perf_counter() - check_started
     check_every = max(1, len(plan) // max(1, options.checks))
-    steps, stopped = 0, "done"
+    steps, stopped, with_negative = 0, "done", 0
     training_started = time.perf_counter()
     for steps, batch in enumerate(plan, start=1):
         if time.perf_counter() - started > options.budget_seconds:
@@ -109,6 +117,9 @@ def train(
                 check_every = max(1, len(plan) // max(1, options.checks))
                 stopped = "budget"
         model.train()
+        if negatives is not None:
+            batch = negatives.for_batch(batch)
+            with_negative += sum(1 for pair in batch if pair.negative)
         texts = [[pair.query for pair in batch], [pair.passage for pair in batch]]
         if all(pair.negative for pair in batch):
             texts.append([pair.negative for pair in batch])
@@ -132,6 +143,7 @@ def train(
         steps=steps,
         planned_steps=planned,
         pairs=len(pairs),
+        hard_negatives=with_negative,
         seconds=round(time.perf_counter() - started, 1),
         held_out_before=round(keeper.before, 4),
         held_out_after=round(keeper.best, 4),
@@ -189,7 +201,7 @@ def write_card(out: Path, card: dict[str, Any]) -> None:
         f"{card['index']}, with no labels.",
         "",
         *(f"- {name}: {value}" for name, value in card["pairs_by_kind"].items()),
-        f"- pairs with a hard negative: {card.get('hard_negatives', 0)}",
+        f"- pairs trained with a hard negative: {card['training']['hard_negatives']}",
         f"- training steps: {card['training']['steps']} of {card['training']['planned_steps']}"
         f" ({card['training']['stopped']}), {card['training']['seconds']} s",
         f"- held-out accuracy@1: {card['training']['held_out_before']} before, "

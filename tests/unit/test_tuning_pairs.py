@@ -1,12 +1,11 @@
 """Training pairs for ``rag tune``: made from chunk texts alone, batched without false negatives."""
 
-import random
 from pathlib import Path
 
 import pytest
 
 from app.evaluation import load_beir
-from app.tuning.negatives import with_hard_negatives
+from app.tuning.negatives import HardNegatives
 from app.tuning.pairs import TrainingPair, batches, held_out, label_free_pairs, sentences
 from app.tuning.training import _learning_rate_share, _steps_that_fit
 from chains.questions import clean_question
@@ -132,7 +131,8 @@ def test_a_hard_negative_is_a_close_chunk_of_another_file_never_its_own_or_a_cop
         record("c4", "restore.md", "Restoring files", text=RESTORE),
         record("c5", "hiking.md", "Hiking club", text=MOUNTAINS),
     ]
-    mined = with_hard_negatives(label_free_pairs(records[:1], seed=0), records)
+    negatives = HardNegatives(records)
+    mined = [negatives.pick(pair) for pair in label_free_pairs(records[:1], seed=0)]
     assert [pair.kind for pair in mined] == ["title", "sentence", "sentence"]
     assert all(pair.negative_id in ("c4", "c5") for pair in mined)  # not c1, its file, a copy
     title_pair, sentence_pair = mined[0], mined[1]
@@ -140,24 +140,21 @@ def test_a_hard_negative_is_a_close_chunk_of_another_file_never_its_own_or_a_cop
     assert title_pair.negative == RESTORE  # shaped like its answer: the bare chunk
     assert sentence_pair.negative.startswith(("Restoring files\n\n", "Hiking club\n\n"))
     unrelated = TrainingPair("snow chains for tyres", TEXT, "title", "c1", "backup.md")
-    assert with_hard_negatives([unrelated], records) == [unrelated]  # no hit: none forced
+    assert negatives.pick(unrelated) == unrelated  # no hit: none forced
 
 
-def test_a_batch_never_holds_a_pair_whose_answer_is_another_pairs_negative() -> None:
-    vocabulary = [f"word{n}" for n in range(40)]
-    rng = random.Random(0)
-
-    def text() -> str:
-        return " ".join(f"Line {' '.join(rng.sample(vocabulary, 8))}." for _ in range(4))
-
+def test_a_pairs_negative_is_never_the_answer_of_another_pair_in_its_batch() -> None:
     records = [
-        record(f"c{i}", f"f{i}.md", f"Topic number {i} explained", text()) for i in range(24)
+        record("c1", "backup.md", "Nightly backup schedule"),
+        record("c4", "restore.md", "Restoring files", text=RESTORE),
+        record("c5", "hiking.md", "Hiking club", text=MOUNTAINS),
     ]
-    pairs = with_hard_negatives(label_free_pairs(records, seed=0), records)
-    assert sum(1 for pair in pairs if pair.negative) > len(pairs) / 2
-    for batch in batches(pairs, 8, seed=0):
-        answers = {pair.chunk_id for pair in batch}
-        assert not answers & {pair.negative_id for pair in batch}
+    negatives = HardNegatives(records)
+    title = TrainingPair("Nightly backup schedule", TEXT, "title", "c1", "backup.md")
+    restore = TrainingPair("Restoring files", RESTORE, "title", "c4", "restore.md")
+    assert negatives.pick(title).negative_id == "c4"  # alone, the restore chunk is closest
+    in_batch = negatives.for_batch([title, restore])
+    assert in_batch[0].negative_id not in ("c1", "c4")  # c4 answers the other pair
 
 
 def test_the_plan_is_cut_to_what_fits_the_budget_and_the_rate_decays_to_zero() -> None:
