@@ -20,6 +20,25 @@ Piece = tuple[str, Any]
 """``("token", text)``, then ``("answer", Answer)`` or ``("error", exception)``."""
 
 
+def event_stream_response(events: list[str], data: str) -> dict[str, Any]:
+    """The OpenAPI description of a 200 ``text/event-stream`` response, one event at a time.
+
+    OpenAPI 3.0 and 3.1 have no ``itemSchema``; tools such as schemathesis read ``schema`` as
+    the schema of each parsed event (``data``, ``event``, ``id``, ``retry``).
+    """
+    item = {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "data": {"type": "string", "description": data},
+            "event": {"type": "string", "enum": events},
+            "id": {"type": "string"},
+            "retry": {"type": "integer"},
+        },
+    }
+    return {"content": {"text/event-stream": {"schema": item}}}
+
+
 def sse(event: str, data: Any) -> str:
     """One server-sent event with a JSON payload."""
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"

@@ -16,7 +16,7 @@ from app.serve.dependencies import error_responses, server_state
 from app.serve.errors import error_body
 from app.serve.schemas import AnswerModel, AskRequest, SearchRequest, SearchResponse
 from app.serve.state import ServerState
-from app.serve.streaming import AnswerEvents, answer_pieces, sse
+from app.serve.streaming import AnswerEvents, answer_pieces, event_stream_response, sse
 
 router = APIRouter(prefix="/api", tags=["answers"])
 State = Annotated[ServerState, Depends(server_state)]
@@ -46,7 +46,10 @@ def answer_dict(state: ServerState, answer: Any) -> dict[str, Any]:
     response_model=AnswerModel,
     responses={
         **error_responses(404, 409, 503),
-        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        200: event_stream_response(
+            ["token", "answer", "error"],
+            'JSON: {"text"} for a token, the answer object, or the error body for "error"',
+        ),
     },
 )
 async def ask(body: AskRequest, request: Request, state: State) -> Any:

@@ -25,7 +25,7 @@ from app.serve.errors import error_body
 from app.serve.routes.answers import answer_dict
 from app.serve.schemas import ChatCompletion, ChatCompletionRequest, ModelList
 from app.serve.state import ServerState
-from app.serve.streaming import AnswerEvents, answer_pieces
+from app.serve.streaming import AnswerEvents, answer_pieces, event_stream_response
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 State = Annotated[ServerState, Depends(server_state)]
@@ -64,7 +64,9 @@ def split_messages(body: ChatCompletionRequest) -> tuple[str, list[tuple[str, st
     response_model=ChatCompletion,
     responses={
         **error_responses(404, 409, 503),
-        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        200: event_stream_response(
+            ["message"], "a chat.completion.chunk as JSON, and [DONE] at the end"
+        ),
     },
 )
 async def chat_completions(body: ChatCompletionRequest, state: State) -> Any:
