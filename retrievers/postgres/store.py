@@ -491,6 +491,11 @@ class PostgresStore:
             self._writing = True
             yield
         finally:
+            if self._writing:
+                # Released here, not by closing: the server frees a closed session's locks
+                # only when it notices, and a writer right after could find it still held.
+                with contextlib.suppress(Exception):
+                    connection.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
             self._writing = False
             connection.close()
 
