@@ -102,11 +102,6 @@ class SearchableIndex(Protocol):
         ...
 
     @property
-    def sources(self) -> list[str]:
-        """The source of every chunk, row by row."""
-        ...
-
-    @property
     def source_rows(self) -> Mapping[str, npt.NDArray[np.int64]]:
         """The rows of each source, ascending."""
         ...
@@ -174,7 +169,7 @@ if TYPE_CHECKING:
     IndexField = SearchableIndex | CandidateSearch
 else:
     # pydantic cannot check a protocol, and an isinstance test would read every attribute
-    # (``sources`` reads all chunk records): the type checker checks it instead.
+    # (``source_rows`` reads all chunk records): the type checker checks it instead.
     IndexField = Any
 
 

@@ -171,16 +171,14 @@ class VectorIndex:
         )
 
     @cached_property
-    def sources(self) -> list[str]:
-        """The source (file name) of every chunk, row by row, read once."""
-        return [str(record.metadata.get("source", "")) for record in self.records]
-
-    @cached_property
     def source_rows(self) -> dict[str, npt.NDArray[np.int64]]:
-        """The rows of each source, ascending, read once: a filter then matches file names."""
+        """The rows of each source (file name), ascending, read once from the chunk records.
+
+        A source filter then matches file names, not rows.
+        """
         found: dict[str, list[int]] = {}
-        for row, source in enumerate(self.sources):
-            found.setdefault(source, []).append(row)
+        for row, record in enumerate(self.records):
+            found.setdefault(str(record.metadata.get("source", "")), []).append(row)
         return {source: np.asarray(rows, dtype=np.int64) for source, rows in found.items()}
 
     @cached_property
@@ -194,7 +192,7 @@ class VectorIndex:
 
     def records_of(self, source: str) -> list[ChunkRecord]:
         """The chunks of one file, in the order they were cut."""
-        return [self.records[row] for row, name in enumerate(self.sources) if name == source]
+        return [self.records[int(row)] for row in self.source_rows.get(source, ())]
 
     def __len__(self) -> int:
         """Number of chunks."""

@@ -56,7 +56,7 @@ class IndexedFile:
 
 @dataclass(frozen=True)
 class CollectionInfo:
-    """One collection of ragkit's data folder, as ``rag collections`` lists it."""
+    """One collection of the store, as ``rag status --all`` lists it."""
 
     name: str
     location: str
@@ -91,7 +91,7 @@ def index_status(settings: Settings, store: IndexStore | None = None) -> IndexSt
 
 
 def collections(settings: Settings) -> list[CollectionInfo]:
-    """The collections of ragkit's data folder, described from their manifests."""
+    """The collections of the settings' store (data folder or database), from their manifests."""
     live = build_store(settings).location
     found = []
     for name, store in store_collections(settings).items():

@@ -119,10 +119,10 @@ def train(
         model.train()
         if negatives is not None:
             batch = negatives.for_batch(batch)
-            with_negative += sum(1 for pair in batch if pair.negative)
         texts = [[pair.query for pair in batch], [pair.passage for pair in batch]]
         if all(pair.negative for pair in batch):
             texts.append([pair.negative for pair in batch])
+            with_negative += len(batch)
         features = [_features(model, group) for group in texts]
         value = loss(features, None)
         value.backward()

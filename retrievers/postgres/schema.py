@@ -178,7 +178,7 @@ def create_collection_tables(
 
 
 def create_search_indexes(
-    cursor: Any, tables: CollectionTables, dtype: str, rows: int = 0, dimension: int = 0
+    cursor: Any, tables: CollectionTables, dtype: str, rows: int, dimension: int
 ) -> None:
     """Create the HNSW (cosine) and GIN (full text) indexes.
 
