@@ -146,7 +146,7 @@ def register(cli: typer.Typer, guarded: Guard) -> None:
                 help="Let the answer model write training questions [default: when capable].",
             ),
         ] = None,
-        batch_size: Annotated[int, typer.Option("--batch-size", min=2)] = 32,
+        batch_size: Annotated[int, typer.Option("--batch-size", min=2)] = 16,
         seed: Annotated[int, typer.Option("--seed")] = 0,
         collection: CollectionOption = None,
     ) -> None:

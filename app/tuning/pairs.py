@@ -30,9 +30,6 @@ class TrainingPair:
     kind: str
     chunk_id: str
     source: str
-    negative: str = ""
-    """A passage that looks like an answer to the query but is not (empty: none found)."""
-    negative_id: str = ""
 
 
 def sentences(text: str) -> list[str]:
@@ -107,8 +104,8 @@ def held_out(
 def batches(pairs: Iterable[TrainingPair], size: int, seed: int) -> list[list[TrainingPair]]:
     """Shuffled batches in which no chunk and no query appears twice.
 
-    The other passages of a batch are its negatives: two pairs of one chunk, or one title
-    shared by several chunks, would teach the model to push apart what belongs together.
+    Every query of a batch is scored against every passage of it: two pairs of one chunk,
+    or one title shared by several chunks, would put one passage in a batch twice.
     """
     pending = list(pairs)
     random.Random(seed).shuffle(pending)

@@ -16,8 +16,9 @@ from app.errors import ConfigError, UsageError
 from app.ingestion.indexing import build_index, embedded_texts
 from app.models.embedding_cache import embed_texts
 from app.models.embeddings import build_embeddings, resolve_embedding_model
-from app.tuning.negatives import HardNegatives
+from app.models.quiet import quiet_transformers
 from app.tuning.pairs import TrainingPair, held_out, label_free_pairs
+from app.tuning.teacher import HybridTeacher
 from app.tuning.training import Progress, TrainingOptions, TrainingRun, train, write_card
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class TuneOptions:
     budget_minutes: float = 60.0
     name: str | None = None
     apply: bool = False
-    batch_size: int = 32
+    batch_size: int = 16
     seed: int = 0
     wait_seconds: float = 0.0
 
@@ -56,10 +57,11 @@ class TuneReport:
         run = self.training
         made = ", ".join(f"{count} {kind}" for kind, count in self.pairs_by_kind.items())
         lines = [
-            f"Tuned {self.base_model} on {run.pairs} pairs (made {made}; the rest held out; "
-            f"{run.hard_negatives} trained with a hard negative): {run.steps} of "
+            f"Tuned {self.base_model} on {run.pairs} pairs (made {made}; the rest held out), "
+            f"{run.passages_per_query:g} passages a query: {run.steps} of "
             f"{run.planned_steps} steps ({run.stopped}) in {run.seconds:.0f} s",
-            f"held-out accuracy@1 {run.held_out_before:.3f} -> {run.held_out_after:.3f}",
+            f"held-out loss {run.held_out_loss_before:.4f} -> {run.held_out_loss_after:.4f} "
+            "(how far its ranking is from hybrid search's)",
             f"saved to {self.folder}",
         ]
         if self.applied:
@@ -117,10 +119,8 @@ def tune(
     )
     with tempfile.TemporaryDirectory(prefix=".tuning-", dir=folder.parent) as work:
         staged = Path(work) / folder.name
-        negatives = HardNegatives(records)
-        run = train(
-            base, training_pairs, kept_back, staged, training_options, on_progress, negatives
-        )
+        teacher = HybridTeacher(records, index.dense_rows, _base_model(base, training_options))
+        run = train(base, training_pairs, kept_back, staged, training_options, teacher, on_progress)
         write_card(staged, _card(settings, store, records, pairs, run))
         staged.rename(folder)
     tuned = replace(settings, embed_model=str(folder))
@@ -135,6 +135,17 @@ def tune(
         training=run,
         applied=options.apply,
     )
+
+
+def _base_model(base: str, options: TrainingOptions) -> Any:
+    """The base model, untrained, as the teacher's dense half."""
+    from sentence_transformers import SentenceTransformer
+
+    quiet_transformers()
+    model = SentenceTransformer(base, device="cpu")
+    model.max_seq_length = options.max_seq_length
+    model.eval()
+    return model
 
 
 def reembed(store: IndexStore, settings: Settings, wait_seconds: float = 0.0) -> int:

@@ -14,6 +14,7 @@ from app.tuning.training import TrainingOptions, train
 from retrievers.docstore import ChunkRecord
 from tests.conftest import DATA_DIR
 from tests.integration.conftest import rag_env, run_rag
+from tests.support.tuning import teacher_over
 
 pytestmark = pytest.mark.integration
 BASE = "sentence-transformers/all-MiniLM-L6-v2"
@@ -65,7 +66,8 @@ def test_the_saved_model_loads_offline_and_two_runs_with_one_seed_agree(tmp_path
     options = TrainingOptions(batch_size=8, max_seq_length=64)
     base = resolve_embedding_model(BASE)
     # No held-out pairs: no early stopping, so the last weights are saved.
-    runs = [train(base, pairs, [], tmp_path / name, options) for name in ("a", "b")]
+    judge = teacher_over(records)
+    runs = [train(base, pairs, [], tmp_path / name, options, judge) for name in ("a", "b")]
     assert runs[0].steps == runs[1].steps == runs[0].planned_steps > 0
     weights = [load_file(str(tmp_path / name / "model.safetensors")) for name in ("a", "b")]
     assert weights[0].keys() == weights[1].keys()

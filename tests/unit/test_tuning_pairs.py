@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 from app.evaluation import load_beir
-from app.tuning.negatives import HardNegatives
 from app.tuning.pairs import TrainingPair, batches, held_out, label_free_pairs, sentences
 from app.tuning.training import _learning_rate_share, _steps_that_fit
 from chains.questions import clean_question
@@ -111,50 +110,6 @@ def test_a_written_question_is_cleaned_of_labels_and_quotes() -> None:
     assert clean_question('Question: "When do backups run?"\nIt asks about time.') == (
         "When do backups run?"
     )
-
-
-RESTORE = (
-    "A restore of the nightly backup starts from the web page of the NAS. "
-    "Pick the version by date, then the folder, and press the restore button to copy it back."
-)
-MOUNTAINS = (
-    "The hiking club meets on Saturdays at the station and walks for about five hours. "
-    "Members bring water, a map and a rain jacket; dogs on a lead are welcome."
-)
-
-
-def test_a_hard_negative_is_a_close_chunk_of_another_file_never_its_own_or_a_copy() -> None:
-    records = [
-        record("c1", "backup.md", "Nightly backup schedule"),
-        record("c2", "backup.md", "Nightly backup schedule", text=TEXT + " Checked weekly."),
-        record("c3", "copy-of-backup.md", "Backup copy", text=TEXT),
-        record("c4", "restore.md", "Restoring files", text=RESTORE),
-        record("c5", "hiking.md", "Hiking club", text=MOUNTAINS),
-    ]
-    negatives = HardNegatives(records)
-    mined = [negatives.pick(pair) for pair in label_free_pairs(records[:1], seed=0)]
-    assert [pair.kind for pair in mined] == ["title", "sentence", "sentence"]
-    assert all(pair.negative_id in ("c4", "c5") for pair in mined)  # not c1, its file, a copy
-    title_pair, sentence_pair = mined[0], mined[1]
-    assert title_pair.negative_id == "c4"
-    assert title_pair.negative == RESTORE  # shaped like its answer: the bare chunk
-    assert sentence_pair.negative.startswith(("Restoring files\n\n", "Hiking club\n\n"))
-    unrelated = TrainingPair("snow chains for tyres", TEXT, "title", "c1", "backup.md")
-    assert negatives.pick(unrelated) == unrelated  # no hit: none forced
-
-
-def test_a_pairs_negative_is_never_the_answer_of_another_pair_in_its_batch() -> None:
-    records = [
-        record("c1", "backup.md", "Nightly backup schedule"),
-        record("c4", "restore.md", "Restoring files", text=RESTORE),
-        record("c5", "hiking.md", "Hiking club", text=MOUNTAINS),
-    ]
-    negatives = HardNegatives(records)
-    title = TrainingPair("Nightly backup schedule", TEXT, "title", "c1", "backup.md")
-    restore = TrainingPair("Restoring files", RESTORE, "title", "c4", "restore.md")
-    assert negatives.pick(title).negative_id == "c4"  # alone, the restore chunk is closest
-    in_batch = negatives.for_batch([title, restore])
-    assert in_batch[0].negative_id not in ("c1", "c4")  # c4 answers the other pair
 
 
 def test_the_plan_is_cut_to_what_fits_the_budget_and_the_rate_decays_to_zero() -> None:
