@@ -99,8 +99,9 @@ def train(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: _learning_rate_share(step, len(plan), options.warmup_share)
     )
+    held_out_batches = _HeldOut(teacher, held_out, options.batch_size)
     check_started = time.perf_counter()
-    keeper = _BestWeights(model, _HeldOut(teacher, held_out, options.batch_size))
+    keeper = _BestWeights(model, held_out_batches)  # scores the base model: one check's time
     check_seconds = time.perf_counter() - check_started
     check_every = max(1, len(plan) // max(1, options.checks))
     steps, stopped, passages, queries = 0, "done", 0, 0
