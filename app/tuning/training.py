@@ -88,6 +88,7 @@ def train(
     random.seed(options.seed)
     torch.manual_seed(options.seed)
     model = SentenceTransformer(base, device="cpu")
+    serving_length = model.max_seq_length  # what the index embeds with; training cuts shorter
     model.max_seq_length = options.max_seq_length
     plan = [
         batch
@@ -139,6 +140,7 @@ def train(
     if steps % check_every and steps < len(plan):
         keeper.check()
     keeper.restore()
+    model.max_seq_length = serving_length
     out.mkdir(parents=True, exist_ok=True)
     model.save(str(out), create_model_card=False, safe_serialization=True)
     run = TrainingRun(

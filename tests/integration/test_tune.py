@@ -77,3 +77,5 @@ def test_the_saved_model_loads_offline_and_two_runs_with_one_seed_agree(tmp_path
 
     model = SentenceTransformer(str(tmp_path / "a"), device="cpu", local_files_only=True)
     assert model.encode(["a claim about cells"]).shape == (1, 384)
+    # Trained on 64 tokens, it embeds as much of a chunk as the base model does.
+    assert model.max_seq_length == SentenceTransformer(base, device="cpu").max_seq_length == 256
