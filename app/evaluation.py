@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 from langchain_core.documents import Document
 
 from app.config.settings import Settings
-from app.errors import IndexNotFoundError, InputPathError
+from app.errors import IndexMismatchError, IndexNotFoundError, InputPathError
 from app.ingestion.indexing import build_index, chunk_records, chunking_of, embedded_texts
 from app.models.embedding_cache import embed_texts
 from app.retrieval import build_retriever, local_store, postgres_store
@@ -256,7 +256,9 @@ def _eval_index(
     store = local_store(index_dir) if index_dir is not None else None
     if store is not None:
         with contextlib.suppress(IndexNotFoundError):
-            return store.load()
+            stored = store.load()
+            _require_made_alike(stored, dataset, settings, index_dir)
+            return stored
     index = build_eval_index(dataset, settings, embeddings, on_progress)
     if store is not None:
         store.publish(index)
@@ -265,6 +267,37 @@ def _eval_index(
         with tempfile.TemporaryDirectory(prefix="ragkit-eval-") as folder:
             local_store(Path(folder) / "index").publish(index)
     return index
+
+
+def compared_index_dir(index_dir: Path, model: str) -> Path:
+    """Where ``--compare-model`` keeps its corpus index: beside ``index_dir``, one per weights."""
+    from app.models.embeddings import resolve_embedding_model
+    from app.models.onnx_export import model_identity
+
+    return index_dir.with_name(
+        f"{index_dir.name}-{model_identity(model, resolve_embedding_model(model))}"
+    )
+
+
+def _require_made_alike(
+    index: VectorIndex, dataset: BeirDataset, settings: Settings, index_dir: Path | None
+) -> None:
+    """Refuse a kept corpus index made with another model, chunking or corpus than asked."""
+    manifest = index.manifest
+    embedding = (manifest.embedding.provider, manifest.embedding.model)
+    if embedding != (settings.embed_provider, settings.embed_model):
+        made = f"embedded with {manifest.embedding.label}"
+    elif manifest.chunking != chunking_of(settings):
+        made = f"cut with chunk size {manifest.chunking.chunk_size}"
+    elif {str(record.metadata.get("source")) for record in index.records} - set(dataset.corpus):
+        made = "made from another corpus"
+    else:
+        return
+    raise IndexMismatchError(
+        f"--index {index_dir} holds a corpus index {made}, not as this evaluation asks "
+        f"({settings.embed_provider}:{settings.embed_model}, chunk size {settings.chunk_size}): "
+        "choose another --index folder or remove that one"
+    )
 
 
 def _in_postgres(index: VectorIndex, settings: Settings, dataset_dir: Path) -> CandidateSearch:

@@ -97,8 +97,10 @@ def register(cli: typer.Typer, guarded: Guard) -> None:
             scores = rag.evaluate_answers(dataset, corpus_index, limit=limit) if answers else None
             compared: list[EvalReport] = []
             if compare_model is not None:
+                from app.evaluation import compared_index_dir
+
                 other = state.rag(chunk_size=chunk_size, embed_model=compare_model)
-                other_index = index.with_name(f"{index.name}-compared") if index else None
+                other_index = compared_index_dir(index, compare_model) if index else None
                 with ProgressBar() as progress:
                     compared, _ = other.evaluate_retrieval(
                         dataset, chosen, index_dir=other_index, on_progress=progress, k=k

@@ -44,10 +44,15 @@ def user_cache_dir() -> Path:
 
 
 def export_folder(model: str, resolved: str) -> Path:
-    """Cache folder of one model's export, named after the model and its weights' identity.
+    """Cache folder of one model's export, named after the model and its weights' identity."""
+    return user_cache_dir() / "onnx" / model_identity(model, resolved)
+
+
+def model_identity(model: str, resolved: str) -> str:
+    """A folder name for one model's weights: its name and a digest of their identity.
 
     A local folder is identified by its path and the size and time of its weight files,
-    so replacing the weights makes a new export; a hub id by its name.
+    so replacing the weights gives a new name; a hub id by its name.
     """
     identity = [f"recipe {EXPORT_RECIPE}", model, resolved]
     folder = Path(resolved)
@@ -57,7 +62,7 @@ def export_folder(model: str, resolved: str) -> Path:
             identity.append(f"{weights.name} {stat.st_size} {stat.st_mtime_ns}")
     digest = hashlib.sha256("\n".join(identity).encode("utf-8", "surrogatepass")).hexdigest()
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", model.strip("/")).strip("-")[-60:] or "model"
-    return user_cache_dir() / "onnx" / f"{slug}-{digest[:12]}"
+    return f"{slug}-{digest[:12]}"
 
 
 def quantization_target(cpu_flags: set[str] | None = None, machine: str | None = None) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import rag_env, run_json
+from tests.integration.conftest import rag_env, run_json, run_rag
 
 UNBOUNDED = {"questions", "median_words", "seconds_per_question"}
 pytestmark = pytest.mark.integration
@@ -63,3 +63,25 @@ def test_eval_reports_metrics_for_every_mode_and_scores_answers(tmp_path: Path) 
     assert all(0.0 <= value <= 1.0 for value in shares.values()), shares
     assert set(answers) >= {"short_exact_match", "short_f1", "median_words", "supported_share"}
     assert answers["median_words"] >= 1 and answers["seconds_per_question"] >= 0
+
+
+def test_compare_model_scores_a_second_model_and_a_kept_index_must_match(tmp_path: Path) -> None:
+    from app.models.embeddings import resolve_embedding_model
+
+    dataset, kept = tmp_path / "tiny", tmp_path / "kept" / "index"
+    _write_dataset(dataset)
+    env = rag_env(tmp_path / "unused-index", RAG_EMBED_BACKEND="torch")
+    other = resolve_embedding_model("sentence-transformers/all-MiniLM-L6-v2")  # its local folder
+    command = ["eval", str(dataset), "--mode", "dense", "--k", "3", "--index", str(kept)]
+    data = run_json([*command, "--compare-model", other, "--json"], env)
+    assert data["compared"]["embed_model"] == other
+    assert data["compared"]["retrieval"][0]["metrics"]["recall@3"] == 1.0
+    beside = [path.name for path in kept.parent.iterdir() if path != kept]
+    assert len(beside) == 1 and beside[0].startswith("index-")  # its own index, kept apart
+
+    # The kept index is reused only as it was made: another chunking or model is refused.
+    for made_otherwise in ([*command, "--chunk-size", "500"], ["--embed-model", other, *command]):
+        refused = run_rag(made_otherwise, env, check=False)
+        assert refused.returncode == 1
+        assert f"--index {kept} holds a corpus index" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
