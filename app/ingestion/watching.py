@@ -80,9 +80,13 @@ class Watcher:
         return [root for root in self.roots if root.exists()]
 
     def run(self) -> None:
-        """Watch until ``stop`` is set: one sync now, then one per burst."""
+        """Watch until ``stop`` is set: one sync once watching has begun, then one per burst.
+
+        The first sync waits for the watch's first tick, so a change made while it runs (or
+        just before) is seen rather than lost.
+        """
         present = self.existing_roots()
-        pending = self._sync_once(present)
+        pending = bool(present) or self._sync_once(present)  # no roots: say so now
         while not self.stop.is_set():
             if not present:
                 self.stop.wait(TICK_MS / 1000)
