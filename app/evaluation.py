@@ -24,9 +24,16 @@ from langchain_core.documents import Document
 
 from app.config.settings import Settings
 from app.errors import IndexMismatchError, IndexNotFoundError, InputPathError
-from app.ingestion.indexing import build_index, chunk_records, chunking_of, embedded_texts
+from app.ingestion.indexing import (
+    build_index,
+    chunk_records,
+    chunking_of,
+    embedded_texts,
+    made_otherwise,
+)
 from app.models.embedding_cache import embed_texts
 from app.retrieval import build_retriever, local_store, postgres_store
+from retrievers.manifest import Chunking
 from retrievers.store import IndexChanges
 from retrievers.vector_index import VectorIndex
 
@@ -282,21 +289,32 @@ def compared_index_dir(index_dir: Path, model: str) -> Path:
 def _require_made_alike(
     index: VectorIndex, dataset: BeirDataset, settings: Settings, index_dir: Path | None
 ) -> None:
-    """Refuse a kept corpus index made with another model, chunking or corpus than asked."""
+    """Refuse a kept corpus index made with another model, backend, chunking or corpus."""
     manifest = index.manifest
-    embedding = (manifest.embedding.provider, manifest.embedding.model)
-    if embedding != (settings.embed_provider, settings.embed_model):
+    difference = made_otherwise(manifest, settings)
+    if difference == "embedding":
         made = f"embedded with {manifest.embedding.label}"
-    elif manifest.chunking != chunking_of(settings):
-        made = f"cut with chunk size {manifest.chunking.chunk_size}"
+        asked = f"{settings.embed_provider}:{settings.embed_model}"
+    elif difference == "chunking":
+        made = f"cut as {_chunking_words(manifest.chunking)}"
+        asked = _chunking_words(chunking_of(settings))
+    elif difference == "backend":
+        made = f"embedded with RAG_EMBED_BACKEND={manifest.embedding.made_by}"
+        asked = f"RAG_EMBED_BACKEND={settings.embedding_backend}"
     elif {str(record.metadata.get("source")) for record in index.records} - set(dataset.corpus):
-        made = "made from another corpus"
+        made, asked = "made from another corpus", "the dataset's corpus"
     else:
         return
     raise IndexMismatchError(
         f"--index {index_dir} holds a corpus index {made}, not as this evaluation asks "
-        f"({settings.embed_provider}:{settings.embed_model}, chunk size {settings.chunk_size}): "
-        "choose another --index folder or remove that one"
+        f"({asked}): choose another --index folder or remove that one"
+    )
+
+
+def _chunking_words(chunking: Chunking) -> str:
+    return (
+        f"RAG_CHUNK_SIZE={chunking.chunk_size} RAG_CHUNK_OVERLAP={chunking.chunk_overlap} "
+        f"RAG_CHUNK_CONTEXT={chunking.context}"
     )
 
 

@@ -30,9 +30,18 @@ class EmbeddingSpec:
         """Short human form, e.g. ``huggingface:sentence-transformers/all-MiniLM-L6-v2 (384d)``."""
         return f"{self.provider}:{self.model} ({self.dimension}d)"
 
+    @property
+    def made_by(self) -> str:
+        """The backend that computed the vectors (torch, or the provider, when not recorded)."""
+        return self.backend or ("torch" if self.provider == "huggingface" else self.provider)
+
+    def matches(self, provider: str, model: str) -> bool:
+        """True when queries embedded by this provider and model fit these vectors."""
+        return (provider, model) == (self.provider, self.model)
+
     def require(self, provider: str, model: str) -> None:
         """Refuse to serve queries embedded by another model than these vectors'."""
-        if (provider, model) != (self.provider, self.model):
+        if not self.matches(provider, model):
             raise IndexMismatchError(
                 f"the index was built with {self.label} but the settings ask for "
                 f"{provider}:{model}; set RAG_EMBED_PROVIDER={self.provider} "

@@ -7,6 +7,7 @@ from vectors: ingest and ``rag eval`` both build their indexes here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from langchain_core.documents import Document
@@ -14,7 +15,7 @@ from langchain_core.documents import Document
 from app.config.settings import Settings
 from app.ingestion.splitting import split_documents
 from retrievers.docstore import ChunkRecord
-from retrievers.manifest import Chunking, EmbeddingSpec, FileEntry
+from retrievers.manifest import Chunking, EmbeddingSpec, FileEntry, Manifest
 from retrievers.vector_index import VectorIndex, Vectors, search_text
 
 
@@ -25,6 +26,21 @@ def chunking_of(settings: Settings) -> Chunking:
         chunk_overlap=settings.chunk_overlap,
         context=settings.chunk_context,
     )
+
+
+MadeOtherwise = Literal["embedding", "chunking", "backend"]
+"""What of an index differs from what the settings ask: its model, its chunking or its backend."""
+
+
+def made_otherwise(manifest: Manifest, settings: Settings) -> MadeOtherwise | None:
+    """What the index was made with otherwise than the settings say (None: as they say)."""
+    if not manifest.embedding.matches(settings.embed_provider, settings.embed_model):
+        return "embedding"
+    if manifest.chunking != chunking_of(settings):
+        return "chunking"
+    if manifest.embedding.made_by != settings.embedding_backend:
+        return "backend"
+    return None
 
 
 def chunk_records(documents: Sequence[Document], settings: Settings) -> list[ChunkRecord]:

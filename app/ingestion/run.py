@@ -28,6 +28,7 @@ from app.ingestion.indexing import (
     embedded_texts,
     embedding_spec,
     kept_rows,
+    made_otherwise,
 )
 from app.ingestion.loading import (
     FileProgress,
@@ -156,7 +157,7 @@ def _ingest_locked(
 ) -> IngestReport:
     started = time.perf_counter()
     chunking = chunking_of(settings)
-    manifest = None if options.rebuild else _previous_manifest(store, settings, chunking)
+    manifest = None if options.rebuild else _previous_manifest(store, settings)
     loaded = load_paths(
         roots,
         settings.max_file_mb * 1024 * 1024,
@@ -324,16 +325,16 @@ def _cache_of(
     return cache
 
 
-def _previous_manifest(
-    store: IndexStore, settings: Settings, chunking: Chunking
-) -> Manifest | None:
+def _previous_manifest(store: IndexStore, settings: Settings) -> Manifest | None:
     """The live index's manifest, checked against the settings (None when there is none)."""
     try:
         previous = store.manifest()
     except IndexNotFoundError:
         return None
-    previous.embedding.require(settings.embed_provider, settings.embed_model)
-    if previous.chunking != chunking:
+    difference = made_otherwise(previous, settings)
+    if difference == "embedding":
+        previous.embedding.require(settings.embed_provider, settings.embed_model)
+    if difference == "chunking":
         raise ConfigError(
             f"the index at {store.location} was built with RAG_CHUNK_SIZE="
             f"{previous.chunking.chunk_size} and RAG_CHUNK_OVERLAP="
@@ -341,10 +342,8 @@ def _previous_manifest(
             f"run `rag ingest --rebuild PATH` to re-chunk with {settings.chunk_size}/"
             f"{settings.chunk_overlap} and RAG_CHUNK_CONTEXT={settings.chunk_context}"
         )
-    recorded = previous.embedding.backend or (
-        "torch" if previous.embedding.provider == "huggingface" else previous.embedding.provider
-    )
-    if recorded != settings.embedding_backend:
+    if difference == "backend":
+        recorded = previous.embedding.made_by
         raise ConfigError(
             f"the index at {store.location} was embedded with RAG_EMBED_BACKEND={recorded}; "
             f"run `rag ingest --rebuild PATH` to re-embed it with {settings.embedding_backend}, "

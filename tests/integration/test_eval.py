@@ -79,9 +79,17 @@ def test_compare_model_scores_a_second_model_and_a_kept_index_must_match(tmp_pat
     beside = [path.name for path in kept.parent.iterdir() if path != kept]
     assert len(beside) == 1 and beside[0].startswith("index-")  # its own index, kept apart
 
-    # The kept index is reused only as it was made: another chunking or model is refused.
-    for made_otherwise in ([*command, "--chunk-size", "500"], ["--embed-model", other, *command]):
-        refused = run_rag(made_otherwise, env, check=False)
+    # The kept index is reused only as it was made: another chunking, model or backend is refused.
+    unused = tmp_path / "unused-index"
+    overlap = rag_env(unused, RAG_EMBED_BACKEND="torch", RAG_CHUNK_OVERLAP="10")
+    onnx = rag_env(unused, RAG_EMBED_BACKEND="onnx-int8")
+    for made_otherwise, settings, named in (
+        ([*command, "--chunk-size", "500"], env, "RAG_CHUNK_SIZE=500"),
+        (command, overlap, "RAG_CHUNK_OVERLAP=10"),
+        (["--embed-model", other, *command], env, other),
+        (command, onnx, "RAG_EMBED_BACKEND=onnx-int8"),
+    ):
+        refused = run_rag(made_otherwise, settings, check=False)
         assert refused.returncode == 1
-        assert f"--index {kept} holds a corpus index" in refused.stderr
-        assert len(refused.stderr.strip().splitlines()) == 1
+        error = refused.stderr.strip().splitlines()[-1]  # after the ONNX export's notice
+        assert f"--index {kept} holds a corpus index" in error and named in error
