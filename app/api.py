@@ -294,7 +294,7 @@ class Rag:
         return evaluate_retrieval(
             dataset_dir,
             self.settings,
-            self.embeddings,
+            lambda: self.embeddings,
             modes,
             index_dir=index_dir,
             on_progress=on_progress,

@@ -209,18 +209,23 @@ def build_eval_index(
 def evaluate_retrieval(
     dataset_dir: Path,
     settings: Settings,
-    embeddings: Embeddings,
+    load_embeddings: Callable[[], Embeddings],
     modes: Sequence[Mode],
     *,
     index_dir: Path | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     k: int = 10,
 ) -> tuple[list[EvalReport], VectorIndex]:
-    """Index once (or load ``index_dir``), then rank every query under each mode."""
+    """Index once (or load ``index_dir``), then rank every query under each mode.
+
+    The embedding model is loaded only after a kept index passed its check, so a refused
+    one costs no model load (nor a first ONNX export).
+    """
     started = time.perf_counter()
     dataset = load_beir(dataset_dir)
     loaded = time.perf_counter()
-    index = _eval_index(dataset, settings, embeddings, index_dir, on_progress)
+    index = _eval_index(dataset, settings, load_embeddings, index_dir, on_progress)
+    embeddings = load_embeddings()
     searched: VectorIndex | CandidateSearch = index
     if settings.store == "postgres":
         searched = _in_postgres(index, settings, dataset_dir)
@@ -256,7 +261,7 @@ def evaluate_retrieval(
 def _eval_index(
     dataset: BeirDataset,
     settings: Settings,
-    embeddings: Embeddings,
+    load_embeddings: Callable[[], Embeddings],
     index_dir: Path | None,
     on_progress: Callable[[int, int], None] | None,
 ) -> VectorIndex:
@@ -266,7 +271,7 @@ def _eval_index(
             stored = store.load()
             _require_made_alike(stored, dataset, settings, index_dir)
             return stored
-    index = build_eval_index(dataset, settings, embeddings, on_progress)
+    index = build_eval_index(dataset, settings, load_embeddings(), on_progress)
     if store is not None:
         store.publish(index)
     else:
