@@ -225,11 +225,11 @@ def evaluate_retrieval(
     dataset = load_beir(dataset_dir)
     loaded = time.perf_counter()
     index = _eval_index(dataset, settings, load_embeddings, index_dir, on_progress)
-    embeddings = load_embeddings()
     searched: VectorIndex | CandidateSearch = index
     if settings.store == "postgres":
         searched = _in_postgres(index, settings, dataset_dir)
     indexed = time.perf_counter()
+    embeddings = load_embeddings()  # loaded once: the loader keeps the model (Rag.embeddings)
     reports = []
     for mode in modes:
         retriever = build_retriever(
