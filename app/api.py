@@ -355,11 +355,14 @@ class Rag:
         *,
         questions: bool | None = None,
         on_progress: Progress | None = None,
+        on_questions: Progress | None = None,
     ) -> TuneReport:
         """Fine-tune the embedding model on the index's chunks (``rag tune``).
 
         ``questions``: let the answer model write training questions; by default only when
-        it is capable (Ollama, or a GGUF model that is not small), never the embedded one.
+        it is capable (Ollama, or a GGUF model that is not small), never the embedded one;
+        writing takes at most half the budget. ``on_questions``/``on_progress``: (done, total)
+        of the questions written and of the training steps.
         """
         from app.tuning.run import TuneOptions, tune
 
@@ -370,6 +373,7 @@ class Rag:
             options or TuneOptions(),
             generator=self.llm if writer else None,
             on_progress=on_progress,
+            on_questions=on_questions,
         )
         self._index = None
         return report

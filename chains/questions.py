@@ -19,9 +19,22 @@ QUESTION_PROMPT = ChatPromptTemplate.from_messages(
 )
 
 
+WRITER_SETTINGS = {"temperature": 0.0, "repeat_penalty": 1.0, "max_tokens": 64, "num_predict": 64}
+"""Greedy, no repeat penalty (a question repeats the passage's terms: a penalty misspells
+them), one short line: applied to the fields the chat model has."""
+
+
 def build_question_chain(llm: BaseChatModel) -> Runnable[dict[str, str], str]:
     """``{"passage": text}`` -> one question, stripped of quotes and labels."""
-    return QUESTION_PROMPT | llm | StrOutputParser() | clean_question
+    return QUESTION_PROMPT | question_writer(llm) | StrOutputParser() | clean_question
+
+
+def question_writer(llm: BaseChatModel) -> BaseChatModel:
+    """A copy of ``llm`` with the writer's sampling settings, for the fields it has."""
+    fields = type(llm).model_fields
+    return llm.model_copy(
+        update={name: value for name, value in WRITER_SETTINGS.items() if name in fields}
+    )
 
 
 def clean_question(text: str) -> str:

@@ -133,7 +133,12 @@ def register(cli: typer.Typer, guarded: Guard) -> None:
     def tune(
         ctx: typer.Context,
         budget: Annotated[
-            float, typer.Option("--budget", help="Minutes of training at most.", min=0.1)
+            float,
+            typer.Option(
+                "--budget",
+                help="Minutes at most: writing questions (up to half of them), then training.",
+                min=0.1,
+            ),
         ] = 60.0,
         out: Annotated[
             str | None, typer.Option("--out", help="Name of the tuned model's folder.")
@@ -162,8 +167,13 @@ def register(cli: typer.Typer, guarded: Guard) -> None:
             options = TuneOptions(
                 budget_minutes=budget, name=out, apply=apply, batch_size=batch_size, seed=seed
             )
-            with ProgressBar("training", "steps") as progress:
-                report = rag.tune(options, questions=questions, on_progress=progress)
+            with (
+                ProgressBar("questions", "question") as writing,
+                ProgressBar("training", "steps") as progress,
+            ):
+                report = rag.tune(
+                    options, questions=questions, on_progress=progress, on_questions=writing
+                )
             for line in report.summary():
                 typer.echo(line)
 

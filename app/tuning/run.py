@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from retrievers.store import IndexStore
 
 HELD_OUT_SHARE = 0.05
+QUESTION_SHARE = 0.5
+"""At most this share of the budget goes to writing questions; training has the rest."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -51,6 +54,7 @@ class TuneReport:
     pairs_by_kind: dict[str, int]
     training: TrainingRun
     applied: bool
+    question_seconds: float = 0.0
 
     def summary(self) -> list[str]:
         """Lines for the terminal: the model, its held-out score, and how to use it."""
@@ -64,6 +68,12 @@ class TuneReport:
             "(how far its ranking is from hybrid search's)",
             f"saved to {self.folder}",
         ]
+        if "question" in self.pairs_by_kind:
+            lines.insert(
+                0,
+                f"the answer model wrote {self.pairs_by_kind['question']} questions "
+                f"in {self.question_seconds:.0f} s",
+            )
         if self.applied:
             lines.append(
                 f"the index is re-embedded with it: set RAG_EMBED_MODEL={self.folder} "
@@ -89,8 +99,15 @@ def tune(
     *,
     generator: BaseChatModel | None = None,
     on_progress: Progress | None = None,
+    on_questions: Progress | None = None,
 ) -> TuneReport:
-    """Train the settings' embedding model on the live index's chunks; save it; maybe apply it."""
+    """Train the settings' embedding model on the live index's chunks; save it; maybe apply it.
+
+    The budget covers writing questions (``generator``, at most ``QUESTION_SHARE`` of it)
+    and training (the rest).
+    """
+    started = time.perf_counter()
+    budget_seconds = options.budget_minutes * 60
     if settings.embed_provider != "huggingface":
         raise ConfigError(
             "rag tune trains sentence-transformers models: set RAG_EMBED_PROVIDER=huggingface "
@@ -100,10 +117,15 @@ def tune(
     index.check_embedding(settings.embed_provider, settings.embed_model)
     records = list(index.records)
     pairs = label_free_pairs(records, seed=options.seed)
+    writing_started = time.perf_counter()
     if generator is not None:
         from app.tuning.questions import question_pairs
 
-        pairs += question_pairs(records, generator, seed=options.seed)
+        deadline = started + QUESTION_SHARE * budget_seconds
+        pairs += question_pairs(
+            records, generator, seed=options.seed, deadline=deadline, on_progress=on_questions
+        )
+    question_seconds = round(time.perf_counter() - writing_started, 1)
     training_pairs, kept_back = held_out(pairs, HELD_OUT_SHARE, options.seed)
     if len(training_pairs) < 2 * options.batch_size:
         raise UsageError(
@@ -113,7 +135,7 @@ def tune(
     folder = _target_folder(options.name, settings.embed_model)
     base = resolve_embedding_model(settings.embed_model)
     training_options = TrainingOptions(
-        budget_seconds=options.budget_minutes * 60,
+        budget_seconds=budget_seconds - (time.perf_counter() - started),
         batch_size=options.batch_size,
         seed=options.seed,
     )
@@ -121,7 +143,8 @@ def tune(
         staged = Path(work) / folder.name
         teacher = HybridTeacher(records, index.dense_rows, _base_model(base, training_options))
         run = train(base, training_pairs, kept_back, staged, training_options, teacher, on_progress)
-        write_card(staged, _card(settings, store, records, pairs, run))
+        card = _card(settings, store, records, pairs, run)
+        write_card(staged, {**card, "question_seconds": question_seconds})
         staged.rename(folder)
     tuned = replace(settings, embed_model=str(folder))
     if settings.embedding_backend != "torch":
@@ -134,6 +157,7 @@ def tune(
         pairs_by_kind=dict(Counter(pair.kind for pair in pairs)),
         training=run,
         applied=options.apply,
+        question_seconds=question_seconds,
     )
 
 

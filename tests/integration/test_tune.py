@@ -79,3 +79,19 @@ def test_the_saved_model_loads_offline_and_two_runs_with_one_seed_agree(tmp_path
     assert model.encode(["a claim about cells"]).shape == (1, 384)
     # Trained on 64 tokens, it embeds as much of a chunk as the base model does.
     assert model.max_seq_length == SentenceTransformer(base, device="cpu").max_seq_length == 256
+
+
+def test_questions_written_by_a_local_model_join_the_training_pairs(tmp_path: Path) -> None:
+    env = rag_env(tmp_path / "index", XDG_DATA_HOME=str(tmp_path / "user-data"))
+    run_rag(["ingest", str(DATA_DIR)], env)
+
+    # The embedded model is too small to be asked by default; --questions asks it anyway.
+    tune = ["tune", "--questions", "--budget", "1", "--batch-size", "8", "--out", "asked"]
+    tuned = run_rag(["--llm-provider", "llamacpp", *tune], env)
+    card = json.loads(
+        (tmp_path / "user-data/ragkit/models/tuned/asked/ragkit-tune.json").read_text("utf-8")
+    )
+    written = card["pairs_by_kind"]["question"]
+    assert written > 0 and card["pairs_by_kind"]["sentence"] > 0
+    assert f"the answer model wrote {written} questions in " in tuned.stdout
+    assert card["question_seconds"] > 0 and card["training"]["steps"] > 0

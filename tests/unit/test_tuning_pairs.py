@@ -1,13 +1,18 @@
 """Training pairs for ``rag tune``: made from chunk texts alone, batched without false negatives."""
 
+import random
+import time
 from pathlib import Path
 
 import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
 
 from app.evaluation import load_beir
 from app.tuning.pairs import TrainingPair, batches, held_out, label_free_pairs, sentences
+from app.tuning.questions import passage_window, question_pairs
 from app.tuning.training import _learning_rate_share, _steps_that_fit
-from chains.questions import clean_question
+from chains.questions import clean_question, question_writer
 from retrievers.docstore import ChunkRecord
 
 SCIFACT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "scifact"
@@ -110,6 +115,50 @@ def test_a_written_question_is_cleaned_of_labels_and_quotes() -> None:
     assert clean_question('Question: "When do backups run?"\nIt asks about time.') == (
         "When do backups run?"
     )
+
+
+def test_the_writer_reads_a_window_of_whole_sentences_of_its_chunk() -> None:
+    long_text = " ".join(numbered(i) for i in range(12))
+    window = passage_window(long_text, random.Random(3), size=150)
+    assert window in long_text and window.endswith(".") and window[0].isupper()
+    assert 150 <= len(window) < 150 + 60  # whole sentences: at most one more
+    starts = {passage_window(long_text, random.Random(seed), size=150)[:20] for seed in range(8)}
+    assert len(starts) > 1  # not always the opening
+    assert passage_window(TEXT, random.Random(0), size=len(TEXT)) == TEXT
+
+
+def fake_writer(count: int) -> GenericFakeChatModel:
+    replies = iter([AIMessage(f"Question: where is copy {n} kept?") for n in range(count)])
+    return GenericFakeChatModel(messages=replies)
+
+
+def test_written_questions_pair_with_their_whole_chunk_until_the_deadline() -> None:
+    chunks = [record(f"c{i}", f"s{i}.md", text=numbered(i)) for i in range(10)]
+    progress: list[tuple[int, int]] = []
+    pairs = question_pairs(
+        chunks, fake_writer(10), seed=0, on_progress=lambda *p: progress.append(p)
+    )
+    assert len(pairs) == 10 and {pair.kind for pair in pairs} == {"question"}
+    texts = {chunk.id: chunk.text for chunk in chunks}
+    assert all(pair.passage == texts[pair.chunk_id] for pair in pairs)
+    assert pairs[0].query.startswith("where is copy") and progress[-1] == (10, 10)
+
+    past = time.perf_counter()
+    assert question_pairs(chunks, fake_writer(10), seed=0, deadline=past) == []
+
+
+def test_the_question_writer_is_greedy_without_a_repeat_penalty() -> None:
+    from langchain_ollama import ChatOllama
+
+    from app.models.llamacpp import LlamaCppChat
+
+    local = LlamaCppChat(model_path="model.gguf", temperature=0.2, repeat_penalty=1.1)
+    written = question_writer(local)
+    assert isinstance(written, LlamaCppChat)
+    assert (written.temperature, written.repeat_penalty, written.max_tokens) == (0.0, 1.0, 64)
+    assert local.repeat_penalty == 1.1  # the answer model itself is unchanged
+    served = question_writer(ChatOllama(model="llama3.2", repeat_penalty=1.2))
+    assert (served.temperature, served.repeat_penalty, served.num_predict) == (0.0, 1.0, 64)
 
 
 def test_the_plan_is_cut_to_what_fits_the_budget_and_the_rate_decays_to_zero() -> None:
